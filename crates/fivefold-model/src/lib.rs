@@ -18,6 +18,7 @@
 
 pub mod decode;
 pub mod json;
+pub mod metric;
 pub mod spec;
 pub mod time;
 pub mod uscc;

@@ -1,0 +1,89 @@
+//! Errors of the lake.
+
+use std::path::PathBuf;
+
+/// What can go wrong reading or writing the lake.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem operation failed.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was being done ("create", "rename", ...).
+        op: &'static str,
+        /// The path it was done to.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Encoding a Parquet file failed.
+    #[error("writing parquet file {path}: {source}")]
+    Parquet {
+        /// The staged file.
+        path: PathBuf,
+        /// The encoder's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// Splitting a batch by date failed.
+    #[error(
+        "internal error splitting a batch of table `{table}` by date: {message}; please report"
+    )]
+    Internal {
+        /// The table.
+        table: &'static str,
+        /// What happened.
+        message: String,
+    },
+    /// A commit log file does not parse or contradicts the log.
+    #[error(
+        "the commit log is damaged at {path}: {message}. No data was skipped; restore the file from \
+         backup, or run `fivefold lake repair --lake <DIR>` to truncate the log before this entry"
+    )]
+    CorruptLog {
+        /// The log file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A committed file is gone from both its final and its staged place.
+    #[error(
+        "file {path} of commit {version} is missing from the lake; it was deleted outside Fivefold"
+    )]
+    MissingFile {
+        /// The commit that added it.
+        version: u64,
+        /// Its path relative to the lake.
+        path: String,
+    },
+    /// Another writer committed this version first.
+    #[error("commit {version} was claimed by another writer; reopen the lake and retry")]
+    Conflict {
+        /// The version both tried to write.
+        version: u64,
+    },
+    /// Another process holds the writer lock of this lake.
+    #[error("the lake at {path} is already open for writing by another process")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+}
+
+/// The lake's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches an operation and a path to an I/O error.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            op,
+            path: path.into(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,507 @@
+//! Writing the lake: stage Parquet files, then commit them atomically.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use arrow::array::{Array, AsArray, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::TimestampMillisecondType;
+use arrow::record_batch::RecordBatch;
+use fivefold_model::Table;
+use fivefold_model::time::{MS_PER_DAY, format_date};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{Error, IoContext, Result};
+use crate::log::{self, AddFile, CommitEntry, LakeState, Layout, SourcePosition, StateRef};
+
+/// Tuning of the writer.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// zstd level.
+    pub zstd_level: i32,
+    /// fsync files and folders before a commit is acknowledged. Off only for
+    /// throwaway lakes: a kill -9 is survived either way, a power loss is not.
+    pub durable: bool,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            row_group_rows: 512 * 1024,
+            zstd_level: 3,
+            durable: true,
+        }
+    }
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitInfo {
+    /// The new version.
+    pub version: u64,
+    /// Files made visible.
+    pub files: usize,
+    /// Rows in them.
+    pub rows: u64,
+    /// Bytes in them.
+    pub bytes: u64,
+    /// Seconds the commit took (closing files, log write, links).
+    pub seconds: f64,
+}
+
+struct OpenFile {
+    writer: ArrowWriter<BufWriter<fs::File>>,
+    staged_rel: String,
+    final_rel: String,
+    table: Table,
+    date: i64,
+    rows: u64,
+}
+
+/// A lake opened for writing. One writer per lake (a lock file enforces it).
+pub struct Lake {
+    layout: Layout,
+    state: LakeState,
+    writer_id: String,
+    opts: WriterOptions,
+    props: WriterProperties,
+    seq: u64,
+    open: HashMap<(Table, i64), OpenFile>,
+    staged_state: BTreeMap<String, StateRef>,
+    pending_sources: BTreeMap<String, SourcePosition>,
+    /// Staged files of the previous commit, deleted at the next one so that a
+    /// reader that resolved a staged path a moment ago can still open it.
+    linked_staged: Vec<PathBuf>,
+    _lock: fs::File,
+}
+
+impl Lake {
+    /// Opens (creating if needed) the lake at `root` for writing, and recovers
+    /// from any crash: commits whose files were not yet linked into place are
+    /// rolled forward, and staged files no commit refers to are deleted.
+    pub fn open(root: impl Into<PathBuf>, opts: WriterOptions) -> Result<Lake> {
+        let layout = Layout { root: root.into() };
+        for d in [
+            layout.log_dir(),
+            layout.staging(),
+            layout.meta().join("state"),
+        ] {
+            fs::create_dir_all(&d).ctx("create directory", &d)?;
+        }
+        let lock_path = layout.meta().join("writer.lock");
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .ctx("open", &lock_path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: lock_path }),
+            Err(fs::TryLockError::Error(e)) => return Err(e).ctx("lock", &lock_path),
+        }
+        let state = log::replay(&layout)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(opts.zstd_level).unwrap_or_default(),
+            ))
+            .set_max_row_group_row_count(Some(opts.row_group_rows))
+            .build();
+        let mut lake = Lake {
+            layout,
+            state,
+            writer_id: writer_id(),
+            opts,
+            props,
+            seq: 0,
+            open: HashMap::new(),
+            staged_state: BTreeMap::new(),
+            pending_sources: BTreeMap::new(),
+            linked_staged: Vec::new(),
+            _lock: lock,
+        };
+        lake.recover()?;
+        Ok(lake)
+    }
+
+    /// The committed state (files, source positions, operator state).
+    pub fn state(&self) -> &LakeState {
+        &self.state
+    }
+
+    /// The lake root.
+    pub fn root(&self) -> &Path {
+        &self.layout.root
+    }
+
+    /// Reads a committed state blob.
+    pub fn read_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match self.state.state.get(key) {
+            None => Ok(None),
+            Some(r) => {
+                let p = self.resolve(&r.path, &r.staged);
+                fs::read(&p).ctx("read", &p).map(Some)
+            }
+        }
+    }
+
+    fn resolve(&self, path: &str, staged: &str) -> PathBuf {
+        let p = self.layout.root.join(path);
+        if p.exists() {
+            p
+        } else {
+            self.layout.root.join(staged)
+        }
+    }
+
+    fn recover(&mut self) -> Result<()> {
+        let root = self.layout.root.clone();
+        let links = self
+            .state
+            .files
+            .values()
+            .map(|f| (f.path.clone(), f.staged.clone(), self.state.version))
+            .chain(
+                self.state
+                    .state
+                    .values()
+                    .map(|s| (s.path.clone(), s.staged.clone(), self.state.version)),
+            );
+        for (path, staged, version) in links.collect::<Vec<_>>() {
+            let fin = root.join(&path);
+            if fin.exists() {
+                continue;
+            }
+            let st = root.join(&staged);
+            if !st.exists() {
+                return Err(Error::MissingFile { version, path });
+            }
+            link_into_place(&st, &fin)?;
+        }
+        // Everything left in staging is either linked already or uncommitted.
+        let staging = self.layout.staging();
+        remove_tree_contents(&staging)?;
+        let logdir = self.layout.log_dir();
+        for item in fs::read_dir(&logdir).ctx("read directory", &logdir)? {
+            let p = item.ctx("read directory", &logdir)?.path();
+            if p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(".tmp-"))
+            {
+                fs::remove_file(&p).ctx("remove", &p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a batch of `table` to the open transaction, split by the UTC
+    /// date of its partition time column.
+    pub fn write(&mut self, table: Table, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let col = batch
+            .column_by_name(table.partition_time_column())
+            .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>())
+            .ok_or_else(|| Error::Internal {
+                table: table.name(),
+                message: format!("no timestamp column `{}`", table.partition_time_column()),
+            })?;
+        let day = |i: usize| col.value(i).div_euclid(MS_PER_DAY);
+        let first = day(0);
+        if col.null_count() == 0 && (1..col.len()).all(|i| day(i) == first) {
+            return self.append(table, first, batch);
+        }
+        let mut by_day: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        for i in 0..col.len() {
+            let d = if col.is_null(i) { 0 } else { day(i) };
+            by_day.entry(d).or_default().push(i as u32);
+        }
+        for (d, idx) in by_day {
+            let part =
+                take_record_batch(batch, &UInt32Array::from(idx)).map_err(|e| Error::Internal {
+                    table: table.name(),
+                    message: e.to_string(),
+                })?;
+            self.append(table, d, &part)?;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, table: Table, date: i64, batch: &RecordBatch) -> Result<()> {
+        let key = (table, date);
+        if !self.open.contains_key(&key) {
+            let f = self.create_file(table, date)?;
+            self.open.insert(key, f);
+        }
+        let Some(f) = self.open.get_mut(&key) else {
+            return Ok(());
+        };
+        f.writer.write(batch).map_err(|source| Error::Parquet {
+            path: self.layout.root.join(&f.staged_rel),
+            source,
+        })?;
+        f.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn next_name(&mut self, ext: &str) -> String {
+        self.seq += 1;
+        format!("part-{}-{:06}.{ext}", self.writer_id, self.seq)
+    }
+
+    fn create_file(&mut self, table: Table, date: i64) -> Result<OpenFile> {
+        let name = self.next_name("parquet");
+        let staged_rel = format!("_fivefold/staging/{name}");
+        let final_rel = format!("{}/date={}/{name}", table.name(), format_date(date));
+        let path = self.layout.root.join(&staged_rel);
+        let file = fs::File::create(&path).ctx("create", &path)?;
+        let writer = ArrowWriter::try_new(
+            BufWriter::with_capacity(1 << 20, file),
+            table.schema(),
+            Some(self.props.clone()),
+        )
+        .map_err(|source| Error::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(OpenFile {
+            writer,
+            staged_rel,
+            final_rel,
+            table,
+            date,
+            rows: 0,
+        })
+    }
+
+    /// Records how far a source has been consumed; committed with the next commit.
+    pub fn set_position(&mut self, source: impl Into<String>, pos: SourcePosition) {
+        self.pending_sources.insert(source.into(), pos);
+    }
+
+    /// Stages an operator-state blob under `key`; committed with the next commit.
+    pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
+        let name = self.next_name("state");
+        let staged = format!("_fivefold/staging/{name}");
+        let path = self.layout.root.join(&staged);
+        fs::write(&path, bytes).ctx("write", &path)?;
+        if self.opts.durable {
+            fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .ctx("fsync", &path)?;
+        }
+        let r = StateRef {
+            path: format!("_fivefold/state/{name}"),
+            bytes: bytes.len() as u64,
+            staged,
+        };
+        self.staged_state.insert(key.to_owned(), r);
+        Ok(())
+    }
+
+    /// Rows written since the last commit.
+    pub fn pending_rows(&self) -> u64 {
+        self.open.values().map(|f| f.rows).sum()
+    }
+
+    /// Bytes of encoded data buffered or written since the last commit (approximate).
+    pub fn pending_bytes(&self) -> usize {
+        self.open
+            .values()
+            .map(|f| f.writer.bytes_written() + f.writer.in_progress_size())
+            .sum()
+    }
+
+    /// True when a commit would change anything.
+    pub fn has_pending(&self) -> bool {
+        !self.open.is_empty() || !self.pending_sources.is_empty() || !self.staged_state.is_empty()
+    }
+
+    /// Makes everything written since the last commit visible at once,
+    /// together with the source positions and state blobs.
+    ///
+    /// Order: close and fsync the staged files; create the log entry (the
+    /// commit point); link the files into their table folders. A crash before
+    /// the log entry leaves nothing visible; a crash after it is rolled
+    /// forward by the next [`Lake::open`].
+    pub fn commit(&mut self) -> Result<Option<CommitInfo>> {
+        if !self.has_pending() {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let mut adds = Vec::with_capacity(self.open.len());
+        let mut open: Vec<OpenFile> = self.open.drain().map(|(_, f)| f).collect();
+        open.sort_by(|a, b| a.final_rel.cmp(&b.final_rel));
+        for f in open {
+            let staged = self.layout.root.join(&f.staged_rel);
+            let file = f
+                .writer
+                .into_inner()
+                .map_err(|source| Error::Parquet {
+                    path: staged.clone(),
+                    source,
+                })?
+                .into_inner()
+                .map_err(|e| Error::Io {
+                    op: "flush",
+                    path: staged.clone(),
+                    source: e.into_error(),
+                })?;
+            if self.opts.durable {
+                file.sync_all().ctx("fsync", &staged)?;
+            }
+            let bytes = file.metadata().ctx("stat", &staged)?.len();
+            adds.push(AddFile {
+                path: f.final_rel,
+                staged: f.staged_rel,
+                table: f.table.name().to_owned(),
+                date: f.date,
+                rows: f.rows,
+                bytes,
+            });
+        }
+        if self.opts.durable {
+            log::sync_dir(&self.layout.staging())?;
+        }
+        let entry = CommitEntry {
+            version: self.state.version + 1,
+            committed_at_ms: now_ms(),
+            writer: self.writer_id.clone(),
+            operation: "append".into(),
+            adds,
+            removes: Vec::new(),
+            sources: std::mem::take(&mut self.pending_sources),
+            state: std::mem::take(&mut self.staged_state),
+        };
+        let path = self.layout.entry(entry.version);
+        let tmp = format!(".tmp-{}-{}", self.writer_id, entry.version);
+        if !log::create_exclusive(&path, &log::to_json(&entry), &tmp, self.opts.durable)? {
+            return Err(Error::Conflict {
+                version: entry.version,
+            });
+        }
+        // The commit is durable from here on.
+        let replaced: Vec<StateRef> = entry
+            .state
+            .keys()
+            .filter_map(|k| self.state.state.get(k).cloned())
+            .collect();
+        self.state.apply(&entry);
+        for old in std::mem::take(&mut self.linked_staged) {
+            let _ = fs::remove_file(old);
+        }
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for (rel, staged) in entry
+            .adds
+            .iter()
+            .map(|a| (&a.path, &a.staged))
+            .chain(entry.state.values().map(|s| (&s.path, &s.staged)))
+        {
+            let fin = self.layout.root.join(rel);
+            let st = self.layout.root.join(staged);
+            link_into_place(&st, &fin)?;
+            if let Some(d) = fin.parent() {
+                if !dirs.iter().any(|x| x == d) {
+                    dirs.push(d.to_path_buf());
+                }
+            }
+            self.linked_staged.push(st);
+        }
+        if self.opts.durable {
+            for d in &dirs {
+                log::sync_dir(d)?;
+            }
+        }
+        for old in replaced {
+            let _ = fs::remove_file(self.layout.root.join(old.path));
+        }
+        if entry.version % log::CHECKPOINT_INTERVAL == 0 {
+            self.write_checkpoint()?;
+        }
+        let info = CommitInfo {
+            version: entry.version,
+            files: entry.adds.len(),
+            rows: entry.adds.iter().map(|a| a.rows).sum(),
+            bytes: entry.adds.iter().map(|a| a.bytes).sum(),
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        crate::metrics::commit(&entry, info.seconds);
+        tracing::debug!(
+            version = info.version,
+            files = info.files,
+            rows = info.rows,
+            "Committed."
+        );
+        Ok(Some(info))
+    }
+
+    fn write_checkpoint(&self) -> Result<()> {
+        let path = self.layout.checkpoint(self.state.version);
+        let tmp = format!(".tmp-{}-checkpoint", self.writer_id);
+        log::create_exclusive(&path, &log::to_json(&self.state), &tmp, self.opts.durable)?;
+        Ok(())
+    }
+
+    /// Discards everything written since the last commit.
+    pub fn abort(&mut self) {
+        for (_, f) in self.open.drain() {
+            drop(f.writer);
+            let _ = fs::remove_file(self.layout.root.join(&f.staged_rel));
+        }
+        for (_, s) in std::mem::take(&mut self.staged_state) {
+            let _ = fs::remove_file(self.layout.root.join(&s.staged));
+        }
+        self.pending_sources.clear();
+    }
+}
+
+/// Hard-links a staged file to its final place (idempotent).
+fn link_into_place(staged: &Path, fin: &Path) -> Result<()> {
+    if let Some(d) = fin.parent() {
+        fs::create_dir_all(d).ctx("create directory", d)?;
+    }
+    match fs::hard_link(staged, fin) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).ctx("link", fin),
+    }
+}
+
+fn remove_tree_contents(dir: &Path) -> Result<()> {
+    for item in fs::read_dir(dir).ctx("read directory", dir)? {
+        let p = item.ctx("read directory", dir)?.path();
+        if p.is_dir() {
+            fs::remove_dir_all(&p).ctx("remove", &p)?;
+        } else {
+            fs::remove_file(&p).ctx("remove", &p)?;
+        }
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A writer id unique enough across processes and restarts: time and pid mixed.
+fn writer_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = nanos ^ (u64::from(std::process::id()) << 32);
+    // splitmix64 finaliser
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    format!("{x:016x}")
+}
