@@ -463,6 +463,16 @@ impl Lake {
     }
 }
 
+impl Drop for Lake {
+    /// Uncommitted staged files are left for the next open to clear (as after
+    /// a crash); the staged twins of committed files are removed now.
+    fn drop(&mut self) {
+        for p in self.linked_staged.drain(..) {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
 /// Hard-links a staged file to its final place (idempotent).
 fn link_into_place(staged: &Path, fin: &Path) -> Result<()> {
     if let Some(d) = fin.parent() {

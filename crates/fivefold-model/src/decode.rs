@@ -445,16 +445,26 @@ impl Decoder {
         }
     }
 
+    /// Records a line that was too large to hold: `prefix` is its start,
+    /// `len` its full length. Goes to dead letters as `too_large`.
+    pub fn push_too_large(
+        &mut self,
+        prefix: &[u8],
+        len: usize,
+        src: &SourceRef<'_>,
+        seen_at_ms: i64,
+    ) -> Outcome {
+        if len <= MAX_RECORD_BYTES {
+            return self.push(prefix, src, seen_at_ms);
+        }
+        let why = too_large(len, Some(prefix.len()));
+        self.dead.append(prefix, src, &why, seen_at_ms);
+        Outcome::Rejected(why)
+    }
+
     fn try_push(&mut self, raw: &[u8], src: &SourceRef<'_>) -> Result<Table, Rejection> {
         if raw.len() > MAX_RECORD_BYTES {
-            return Err(Rejection::new(
-                ErrorClass::TooLarge,
-                None,
-                format!(
-                    "record is {} bytes, more than the limit of {MAX_RECORD_BYTES}",
-                    raw.len()
-                ),
-            ));
+            return Err(too_large(raw.len(), None));
         }
         let scanned = json::scan(raw, &self.layout).map_err(|e| match e {
             ScanError::NotJson(m) => {
@@ -527,6 +537,14 @@ impl Decoder {
         }
         out
     }
+}
+
+fn too_large(len: usize, kept: Option<usize>) -> Rejection {
+    let mut m = format!("record is {len} bytes, more than the limit of {MAX_RECORD_BYTES}");
+    if let Some(k) = kept {
+        m.push_str(&format!(" (raw holds its first {k} bytes)"));
+    }
+    Rejection::new(ErrorClass::TooLarge, None, m)
 }
 
 /// A newer major version is its own rejection class, checked before any

@@ -1,0 +1,247 @@
+//! Pipeline configuration: serde structs with defaults, layered loading, and
+//! a validation pass that reports every problem with its key path.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The built-in defaults (`config/fivefold.toml`).
+pub const DEFAULT_TOML: &str = include_str!("../../../config/fivefold.toml");
+
+/// Prefix of environment overrides: `FIVEFOLD_<SECTION>__<KEY>`.
+pub const ENV_PREFIX: &str = "FIVEFOLD_";
+
+/// The root of the pipeline configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where and how the lake is written.
+    pub lake: LakeConfig,
+    /// File replay.
+    pub replay: ReplayConfig,
+}
+
+/// `[lake]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LakeConfig {
+    /// The lake directory.
+    pub path: PathBuf,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// zstd level, 1-22.
+    pub zstd_level: i32,
+    /// fsync at each commit.
+    pub durable: bool,
+}
+
+/// `[replay]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayConfig {
+    /// Records read from one file before switching to the one furthest behind.
+    pub batch_rows: usize,
+    /// Commit when this many rows are pending.
+    pub commit_rows: u64,
+    /// Commit at least this often ("30s").
+    pub commit_interval: String,
+}
+
+impl ReplayConfig {
+    /// `commit_interval` as a duration (validated by [`Config::validate`]).
+    pub fn commit_interval(&self) -> Duration {
+        parse_duration(&self.commit_interval).unwrap_or(Duration::from_secs(30))
+    }
+}
+
+impl LakeConfig {
+    /// The lake writer options this section describes.
+    pub fn writer_options(&self) -> fivefold_lake::WriterOptions {
+        fivefold_lake::WriterOptions {
+            row_group_rows: self.row_group_rows,
+            zstd_level: self.zstd_level,
+            durable: self.durable,
+        }
+    }
+}
+
+/// Parses `"500ms"`, `"10s"`, `"5m"`, `"1h"`, `"2d"`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+impl Config {
+    /// Loads the defaults, then `file` if given, then environment overrides
+    /// from `env` (pass `std::env::vars()`), then validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let mut merged: toml::Table = toml::from_str(DEFAULT_TOML).map_err(|e| Error::Config {
+            problems: vec![format!("built-in defaults: {e}")],
+        })?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let user: toml::Table = toml::from_str(&text).map_err(|e| Error::Config {
+                problems: vec![format!("{}: {}", path.display(), e.to_string().trim())],
+            })?;
+            merge(&mut merged, user);
+        }
+        let mut problems = Vec::new();
+        for (k, v) in env {
+            let Some(rest) = k.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            if parts.len() != 2 || parts.iter().any(String::is_empty) {
+                continue;
+            }
+            let value = parse_env_value(&v);
+            match merged
+                .get_mut(&parts[0])
+                .and_then(toml::Value::as_table_mut)
+            {
+                Some(section) => {
+                    section.insert(parts[1].clone(), value);
+                }
+                None => problems.push(format!("{k}: unknown section `{}`", parts[0])),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Config { problems });
+        }
+        let cfg: Config = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| Error::Config {
+                problems: vec![e.to_string().trim().replace('\n', " ")],
+            })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values serde cannot: ranges and formats. Lists every problem.
+    pub fn validate(&self) -> Result<()> {
+        let mut p = Vec::new();
+        if self.lake.row_group_rows == 0 {
+            p.push("lake.row_group_rows: must be at least 1".to_owned());
+        }
+        if !(1..=22).contains(&self.lake.zstd_level) {
+            p.push(format!(
+                "lake.zstd_level: must be 1 to 22, got {}",
+                self.lake.zstd_level
+            ));
+        }
+        if self.replay.batch_rows == 0 {
+            p.push("replay.batch_rows: must be at least 1".to_owned());
+        }
+        if self.replay.commit_rows == 0 {
+            p.push("replay.commit_rows: must be at least 1".to_owned());
+        }
+        if parse_duration(&self.replay.commit_interval).is_none() {
+            p.push(format!(
+                "replay.commit_interval: {:?} is not a duration like \"30s\" or \"5m\"",
+                self.replay.commit_interval
+            ));
+        }
+        if p.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Config { problems: p })
+        }
+    }
+}
+
+/// An environment value is read as TOML when it parses (numbers, booleans),
+/// else as a plain string.
+fn parse_env_value(v: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {v}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(v.to_owned()))
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_validate() {
+        let c = Config::load(None, []).unwrap();
+        assert_eq!(c.lake.zstd_level, 3);
+        assert_eq!(c.replay.commit_interval(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn env_overrides_files_and_errors_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[lake]\nzstd_level = 5\n").unwrap();
+        let env = [("FIVEFOLD_REPLAY__BATCH_ROWS".to_owned(), "100".to_owned())];
+        let c = Config::load(Some(&f), env).unwrap();
+        assert_eq!((c.lake.zstd_level, c.replay.batch_rows), (5, 100));
+
+        std::fs::write(
+            &f,
+            "[lake]\nzstd_level = 40\n[replay]\ncommit_interval = \"soon\"\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&f), []).unwrap_err().to_string();
+        assert!(
+            e.contains("lake.zstd_level: must be 1 to 22, got 40"),
+            "{e}"
+        );
+        assert!(
+            e.contains("replay.commit_interval: \"soon\" is not a duration"),
+            "{e}"
+        );
+
+        std::fs::write(&f, "[lake]\nzstd_levl = 4\n").unwrap();
+        let e = Config::load(Some(&f), []).unwrap_err().to_string();
+        assert!(e.contains("unknown field `zstd_levl`"), "{e}");
+
+        let env = [(
+            "FIVEFOLD_LAKE__ROW_GROUP_ROWS".to_owned(),
+            "many".to_owned(),
+        )];
+        let e = Config::load(None, env).unwrap_err().to_string();
+        assert!(e.contains("row_group_rows"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("s"), None);
+    }
+}

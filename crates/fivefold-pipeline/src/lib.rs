@@ -1,0 +1,13 @@
+//! Fivefold's pipelines: sources -> validation -> lake, checkpointed through
+//! the lake's commit log.
+//!
+//! [`replay`] runs the pipeline over files; [`Config`] is the layered
+//! configuration every command shares.
+
+pub mod config;
+mod error;
+pub mod replay;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use replay::{Progress, ReplayOptions, ReplaySummary, replay};

@@ -1,0 +1,348 @@
+//! `fivefold replay`: the pipeline over files.
+//!
+//! Reads `<topic>.jsonl` (or `.jsonl.gz`) for each of the five topics, always
+//! from the file that is furthest behind in event time, validates each record
+//! into Arrow batches and writes them to the lake. The position of every file
+//! (line and byte offset) is committed with the data it produced, so a replay
+//! killed at any moment and started again over the same input resumes exactly
+//! where the last commit stood: every record lands once.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arrow::array::AsArray;
+use arrow::compute::max;
+use arrow::datatypes::TimestampMillisecondType;
+use fivefold_lake::{Lake, SourcePosition};
+use fivefold_model::decode::MAX_RECORD_BYTES;
+use fivefold_model::{Decoder, ErrorClass, Outcome, SourceRef, Table, Topic, metric};
+
+use crate::error::{Error, Result};
+
+/// Lines longer than this are not held in memory whole: the first part is kept
+/// for the dead letter and the rest is skipped.
+const MAX_LINE_BYTES: usize = 4 * MAX_RECORD_BYTES;
+
+/// How a replay runs.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// Records read from one file before switching files.
+    pub batch_rows: usize,
+    /// Commit when this many rows are pending.
+    pub commit_rows: u64,
+    /// Commit at least this often.
+    pub commit_interval: Duration,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            batch_rows: 8192,
+            commit_rows: 2_000_000,
+            commit_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Records read in this run (lines resumed past are not counted).
+    pub records: u64,
+    /// Accepted rows per table.
+    pub accepted: BTreeMap<Table, u64>,
+    /// Rejected records per class.
+    pub rejected: BTreeMap<ErrorClass, u64>,
+    /// Commits made.
+    pub commits: u64,
+    /// Input files found, by topic.
+    pub files: Vec<String>,
+}
+
+/// Progress, reported after every chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Input bytes consumed so far (including bytes resumed past).
+    pub bytes: u64,
+    /// Total input bytes (compressed size for `.gz` files, so approximate).
+    pub total_bytes: u64,
+    /// Records read in this run.
+    pub records: u64,
+}
+
+/// The source key under which a topic's file position is committed.
+pub fn source_key(topic: Topic) -> String {
+    format!("file:{}", topic.name())
+}
+
+struct FileSource {
+    topic: Topic,
+    name: String,
+    path: PathBuf,
+    reader: Box<dyn BufRead>,
+    next_line: u64,
+    byte_offset: u64,
+    done: bool,
+    last_event_ms: i64,
+    decoder: Decoder,
+}
+
+fn open_sources(input: &Path, lake: &Lake) -> Result<Vec<FileSource>> {
+    let mut out = Vec::new();
+    for topic in Topic::ALL {
+        let plain = input.join(format!("{}.jsonl", topic.name()));
+        let gz = input.join(format!("{}.jsonl.gz", topic.name()));
+        let (path, compressed) = if plain.exists() {
+            (plain, false)
+        } else if gz.exists() {
+            (gz, true)
+        } else {
+            continue;
+        };
+        let file = File::open(&path).map_err(|source| Error::Input {
+            op: "open",
+            path: path.clone(),
+            source,
+        })?;
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let pos = lake.state().sources.get(&source_key(topic)).copied();
+        let (next_line, byte_offset) = pos.map_or((1, 0), |p| (p.next, p.byte_offset.unwrap_or(0)));
+        let reader: Box<dyn BufRead> = if compressed {
+            let mut r = BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(file));
+            let skipped = std::io::copy(&mut (&mut r).take(byte_offset), &mut std::io::sink())
+                .map_err(|source| Error::Input {
+                    op: "read",
+                    path: path.clone(),
+                    source,
+                })?;
+            if skipped != byte_offset {
+                return Err(mismatch(&path, byte_offset, skipped));
+            }
+            Box::new(r)
+        } else {
+            if byte_offset > len {
+                return Err(mismatch(&path, byte_offset, len));
+            }
+            let mut file = file;
+            file.seek(SeekFrom::Start(byte_offset))
+                .map_err(|source| Error::Input {
+                    op: "seek",
+                    path: path.clone(),
+                    source,
+                })?;
+            Box::new(BufReader::with_capacity(1 << 20, file))
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push(FileSource {
+            topic,
+            name,
+            path,
+            reader,
+            next_line,
+            byte_offset,
+            done: false,
+            last_event_ms: i64::MIN,
+            decoder: Decoder::new(topic),
+        });
+    }
+    Ok(out)
+}
+
+fn mismatch(path: &Path, wanted: u64, have: u64) -> Error {
+    Error::InputMismatch {
+        path: path.to_path_buf(),
+        message: format!(
+            "the lake has consumed {wanted} bytes of it but it holds {have}; \
+             replay the same input, or use a new lake"
+        ),
+    }
+}
+
+/// Reads one line into `buf` (without the newline), keeping at most `cap`
+/// bytes. Returns the bytes consumed (0 at the end) and the line's full length.
+fn read_line_capped(
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<(usize, usize)> {
+    buf.clear();
+    let mut consumed = 0;
+    let mut len = 0;
+    loop {
+        let avail = r.fill_buf()?;
+        if avail.is_empty() {
+            return Ok((consumed, len));
+        }
+        let (chunk, found) = match memchr(avail) {
+            Some(i) => (&avail[..i], true),
+            None => (avail, false),
+        };
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        len += chunk.len();
+        let used = chunk.len() + usize::from(found);
+        consumed += used;
+        r.consume(used);
+        if found {
+            return Ok((consumed, len));
+        }
+    }
+}
+
+fn memchr(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Replays the files of `input` into `lake`, resuming from the positions the
+/// lake has committed for them, and commits at the end.
+pub fn replay(
+    input: &Path,
+    lake: &mut Lake,
+    opts: &ReplayOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ReplaySummary> {
+    let mut sources = open_sources(input, lake)?;
+    let mut summary = ReplaySummary {
+        files: sources.iter().map(|s| s.name.clone()).collect(),
+        ..Default::default()
+    };
+    let total_bytes: u64 = sources
+        .iter()
+        .map(|s| std::fs::metadata(&s.path).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let mut last_commit = Instant::now();
+    let mut line = Vec::with_capacity(64 * 1024);
+    loop {
+        // The file furthest behind in event time goes next.
+        let Some(src) = sources
+            .iter_mut()
+            .filter(|s| !s.done)
+            .min_by_key(|s| s.last_event_ms)
+        else {
+            break;
+        };
+        read_chunk(src, &mut line, opts.batch_rows, &mut summary)?;
+        for (table, batch) in src.decoder.finish() {
+            if table != Table::DeadLetters {
+                if let Some(m) = batch
+                    .column_by_name("event_time")
+                    .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>())
+                    .and_then(max)
+                {
+                    src.last_event_ms = src.last_event_ms.max(m);
+                }
+            }
+            lake.write(table, &batch)?;
+        }
+        progress(Progress {
+            bytes: sources.iter().map(|s| s.byte_offset).sum(),
+            total_bytes,
+            records: summary.records,
+        });
+        if lake.pending_rows() >= opts.commit_rows || last_commit.elapsed() >= opts.commit_interval
+        {
+            commit(lake, &sources, &mut summary)?;
+            last_commit = Instant::now();
+        }
+    }
+    commit(lake, &sources, &mut summary)?;
+    Ok(summary)
+}
+
+fn read_chunk(
+    src: &mut FileSource,
+    line: &mut Vec<u8>,
+    batch_rows: usize,
+    summary: &mut ReplaySummary,
+) -> Result<()> {
+    let seen_at = now_ms();
+    let mut records = 0u64;
+    let mut bytes = 0u64;
+    let mut rejected: BTreeMap<ErrorClass, u64> = BTreeMap::new();
+    while records < batch_rows as u64 {
+        let (consumed, len) =
+            read_line_capped(&mut src.reader, line, MAX_LINE_BYTES).map_err(|source| {
+                Error::Input {
+                    op: "read",
+                    path: src.path.clone(),
+                    source,
+                }
+            })?;
+        if consumed == 0 {
+            src.done = true;
+            break;
+        }
+        let line_no = src.next_line;
+        src.next_line += 1;
+        src.byte_offset += consumed as u64;
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        // Blank lines separate nothing and carry no record.
+        if line.iter().all(u8::is_ascii_whitespace) && len == line.len() {
+            continue;
+        }
+        records += 1;
+        bytes += len as u64;
+        let sref = SourceRef {
+            topic: src.topic.name(),
+            file: Some(&src.name),
+            line: Some(line_no as i64),
+            ..Default::default()
+        };
+        let outcome = if len > line.len() {
+            src.decoder.push_too_large(line, len, &sref, seen_at)
+        } else {
+            src.decoder.push(line, &sref, seen_at)
+        };
+        match outcome {
+            Outcome::Accepted(t) => *summary.accepted.entry(t).or_default() += 1,
+            Outcome::Rejected(r) => *rejected.entry(r.class).or_default() += 1,
+        }
+    }
+    summary.records += records;
+    let topic = src.topic.name();
+    metrics::counter!(metric::RECORDS_RECEIVED_TOTAL, "topic" => topic).increment(records);
+    metrics::counter!(metric::BYTES_RECEIVED_TOTAL, "topic" => topic).increment(bytes);
+    metrics::histogram!(metric::BATCH_ROWS, "topic" => topic).record(records as f64);
+    for (class, n) in rejected {
+        metrics::counter!(metric::DEAD_LETTERS_TOTAL, "reason" => class.as_str()).increment(n);
+        *summary.rejected.entry(class).or_default() += n;
+    }
+    Ok(())
+}
+
+fn commit(lake: &mut Lake, sources: &[FileSource], summary: &mut ReplaySummary) -> Result<()> {
+    for s in sources {
+        lake.set_position(
+            source_key(s.topic),
+            SourcePosition {
+                next: s.next_line,
+                byte_offset: Some(s.byte_offset),
+            },
+        );
+    }
+    if let Some(info) = lake.commit()? {
+        summary.commits += 1;
+        tracing::info!(
+            version = info.version,
+            files = info.files,
+            rows = info.rows,
+            seconds = info.seconds,
+            "Committed."
+        );
+    }
+    Ok(())
+}
