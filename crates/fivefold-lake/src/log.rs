@@ -164,10 +164,10 @@ fn list_log(layout: &Layout) -> Result<(Vec<u64>, Vec<u64>)> {
             if let Ok(v) = v.parse() {
                 checkpoints.push(v);
             }
-        } else if let Some(v) = name.strip_suffix(".json") {
-            if let Ok(v) = v.parse() {
-                entries.push(v);
-            }
+        } else if let Some(v) = name.strip_suffix(".json")
+            && let Ok(v) = v.parse()
+        {
+            entries.push(v);
         }
     }
     entries.sort_unstable();

@@ -408,10 +408,10 @@ impl Lake {
             let fin = self.layout.root.join(rel);
             let st = self.layout.root.join(staged);
             link_into_place(&st, &fin)?;
-            if let Some(d) = fin.parent() {
-                if !dirs.iter().any(|x| x == d) {
-                    dirs.push(d.to_path_buf());
-                }
+            if let Some(d) = fin.parent()
+                && !dirs.iter().any(|x| x == d)
+            {
+                dirs.push(d.to_path_buf());
             }
             self.linked_staged.push(st);
         }
@@ -423,7 +423,7 @@ impl Lake {
         for old in replaced {
             let _ = fs::remove_file(self.layout.root.join(old.path));
         }
-        if entry.version % log::CHECKPOINT_INTERVAL == 0 {
+        if entry.version.is_multiple_of(log::CHECKPOINT_INTERVAL) {
             self.write_checkpoint()?;
         }
         let info = CommitInfo {

@@ -483,7 +483,7 @@ impl Decoder {
         let builder = &mut self.tables[which];
         let mut cells: [Cell<'_>; json::MAX_SLOTS] = std::array::from_fn(|_| Cell::Null);
         let mut flags: Vec<&'static str> = Vec::new();
-        check_schema_version(&scanned, &builder.fields[..], &builder.slots)?;
+        check_schema_version(&scanned, builder.fields, &builder.slots)?;
         for (i, (spec, &slot)) in builder.fields.iter().zip(&builder.slots).enumerate() {
             let raw_value = scanned.slots.get(slot).copied().flatten();
             cells[i] = check_field(spec, raw_value, &mut flags)?;
@@ -557,24 +557,16 @@ fn check_schema_version(
     let Some(i) = fields.iter().position(|f| f.name == "schema_version") else {
         return Ok(());
     };
-    if let Some(Value::Number(n)) = scanned
-        .slots
-        .get(slots[i])
-        .copied()
-        .flatten()
-        .map(json::value)
+    let raw = scanned.slots.get(slots[i]).copied().flatten();
+    if let Some(Value::Number(n)) = raw.map(json::value)
+        && let Some(v) = parse_int(n)
+        && v > SCHEMA_VERSION
     {
-        if let Some(v) = parse_int(n) {
-            if v > SCHEMA_VERSION {
-                return Err(Rejection::new(
-                    ErrorClass::NewerSchemaVersion,
-                    Some("schema_version"),
-                    format!(
-                        "version {v} is newer than the newest this engine knows ({SCHEMA_VERSION})"
-                    ),
-                ));
-            }
-        }
+        return Err(Rejection::new(
+            ErrorClass::NewerSchemaVersion,
+            Some("schema_version"),
+            format!("version {v} is newer than the newest this engine knows ({SCHEMA_VERSION})"),
+        ));
     }
     Ok(())
 }
@@ -836,12 +828,11 @@ fn rescue_grade(fields: &[FieldSpec], cells: &[Cell<'_>]) -> &'static str {
 fn extra_json(scanned: &Scanned<'_>, layout: &Layout, used: &[usize]) -> Option<String> {
     let mut others: Vec<(&str, &RawValue)> = Vec::new();
     for (slot, raw) in scanned.slots.iter().enumerate() {
-        if let Some(raw) = raw {
-            if !used.contains(&slot) {
-                if let Some(name) = layout.name(slot) {
-                    others.push((name, raw));
-                }
-            }
+        if let Some(raw) = raw
+            && !used.contains(&slot)
+            && let Some(name) = layout.name(slot)
+        {
+            others.push((name, raw));
         }
     }
     if scanned.extra.is_empty() && others.is_empty() {

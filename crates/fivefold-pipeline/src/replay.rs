@@ -224,25 +224,21 @@ pub fn replay(
         .sum();
     let mut last_commit = Instant::now();
     let mut line = Vec::with_capacity(64 * 1024);
-    loop {
-        // The file furthest behind in event time goes next.
-        let Some(src) = sources
-            .iter_mut()
-            .filter(|s| !s.done)
-            .min_by_key(|s| s.last_event_ms)
-        else {
-            break;
-        };
+    // The file furthest behind in event time goes next.
+    while let Some(src) = sources
+        .iter_mut()
+        .filter(|s| !s.done)
+        .min_by_key(|s| s.last_event_ms)
+    {
         read_chunk(src, &mut line, opts.batch_rows, &mut summary)?;
         for (table, batch) in src.decoder.finish() {
-            if table != Table::DeadLetters {
-                if let Some(m) = batch
+            if table != Table::DeadLetters
+                && let Some(m) = batch
                     .column_by_name("event_time")
                     .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>())
                     .and_then(max)
-                {
-                    src.last_event_ms = src.last_event_ms.max(m);
-                }
+            {
+                src.last_event_ms = src.last_event_ms.max(m);
             }
             lake.write(table, &batch)?;
         }

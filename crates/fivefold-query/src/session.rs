@@ -1,0 +1,116 @@
+//! The session: every lake table and view registered on a [`SessionContext`].
+
+use std::sync::Arc;
+
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::ViewTable;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use fivefold_lake::Snapshot;
+use fivefold_model::Table;
+
+use crate::error::{Result, planning_error};
+use crate::table::LakeTable;
+
+/// The views over the lake tables, as `(name, SELECT)`, in registration order
+/// (a view may use the views before it). Add new views here.
+pub const VIEWS: &[(&str, &str)] = &[
+    (
+        "enterprise_latest",
+        "SELECT * EXCLUDE (__rn) FROM ( \
+           SELECT *, ROW_NUMBER() OVER ( \
+             PARTITION BY uscc \
+             ORDER BY event_time DESC, _offset DESC NULLS LAST, _line DESC NULLS LAST \
+           ) AS __rn FROM enterprise \
+         ) WHERE __rn = 1",
+    ),
+    (
+        "hazard_latest",
+        "SELECT * EXCLUDE (__rn) FROM ( \
+           SELECT *, ROW_NUMBER() OVER ( \
+             PARTITION BY hazard_id \
+             ORDER BY event_time DESC, _offset DESC NULLS LAST, _line DESC NULLS LAST \
+           ) AS __rn FROM hazard \
+         ) WHERE __rn = 1",
+    ),
+];
+
+/// How a query session is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// How many partitions (threads) a query is split into, and the most file
+    /// groups a table scan has. Default: the available parallelism.
+    pub target_partitions: usize,
+    /// A cap on the memory queries may reserve (sorts, joins and aggregates
+    /// that exceed it fail with a resources-exhausted error). Default: none.
+    pub memory_limit_bytes: Option<usize>,
+    /// Rows per record batch. Default: 8192.
+    pub batch_size: usize,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        Self {
+            target_partitions: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_limit_bytes: None,
+            batch_size: 8192,
+        }
+    }
+}
+
+/// A SessionContext with every lake table and view registered.
+///
+/// The session also enables `information_schema` (for `SHOW TABLES` and
+/// `SHOW COLUMNS`) and collects source spans, so that errors about unknown
+/// names can point at their position in the query.
+pub fn lake_session(snapshot: &Snapshot, opts: &QueryOptions) -> Result<SessionContext> {
+    let mut config = SessionConfig::new()
+        .with_target_partitions(opts.target_partitions.max(1))
+        .with_batch_size(opts.batch_size.max(1))
+        .with_information_schema(true);
+    config.options_mut().sql_parser.collect_spans = true;
+
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = opts.memory_limit_bytes {
+        runtime = runtime.with_memory_limit(limit, 1.0);
+    }
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime.build_arc()?)
+        .with_default_features()
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    register_lake(&ctx, snapshot)?;
+    Ok(ctx)
+}
+
+/// Registers (or re-registers) all tables of `Table::ALL` and the views on an existing context.
+///
+/// Each table is a [`LakeTable`] over the snapshot's files of that table (none:
+/// an empty table with the right schema). Views capture the tables they read
+/// when they are created, so they are re-created here too; call this again
+/// with a newer snapshot to move the whole session forward. This does no I/O.
+pub fn register_lake(ctx: &SessionContext, snapshot: &Snapshot) -> Result<()> {
+    for table in Table::ALL {
+        let files = snapshot.table_files(table.name()).cloned().collect();
+        let provider: Arc<dyn TableProvider> = Arc::new(LakeTable::new(table, files));
+        ctx.deregister_table(table.name())?;
+        ctx.register_table(table.name(), provider)?;
+    }
+    for (name, sql) in VIEWS {
+        // Planning a SELECT over in-memory catalog entries completes without
+        // waiting on anything, so it is driven to completion right here.
+        let plan = futures::executor::block_on(ctx.state().create_logical_plan(sql))
+            .map_err(planning_error)?;
+        let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, Some(sql.to_string())));
+        ctx.deregister_table(*name)?;
+        ctx.register_table(*name, view)?;
+    }
+    tracing::debug!(
+        version = snapshot.version,
+        files = snapshot.files.len(),
+        "registered lake tables and views"
+    );
+    Ok(())
+}
