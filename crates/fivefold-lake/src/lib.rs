@@ -36,9 +36,7 @@ pub use writer::{CommitInfo, Lake, WriterOptions};
 /// table folder is read from its staged place, so a reader never sees half a
 /// commit. An empty or missing lake is an empty snapshot.
 pub fn read_snapshot(root: &Path) -> Result<Snapshot> {
-    let layout = log::Layout {
-        root: root.to_path_buf(),
-    };
+    let layout = log::Layout { root: root.to_path_buf() };
     let state = log::replay(&layout)?;
     let mut files = Vec::with_capacity(state.files.len());
     for f in state.files.values() {
@@ -48,10 +46,7 @@ pub fn read_snapshot(root: &Path) -> Result<Snapshot> {
         } else {
             let st = root.join(&f.staged);
             if !st.exists() {
-                return Err(Error::MissingFile {
-                    version: state.version,
-                    path: f.path.clone(),
-                });
+                return Err(Error::MissingFile { version: state.version, path: f.path.clone() });
             }
             st
         };
@@ -65,8 +60,5 @@ pub fn read_snapshot(root: &Path) -> Result<Snapshot> {
         });
     }
     files.sort_by(|a, b| (&a.table, a.date, &a.location).cmp(&(&b.table, b.date, &b.location)));
-    Ok(Snapshot {
-        version: state.version,
-        files,
-    })
+    Ok(Snapshot { version: state.version, files })
 }

@@ -108,10 +108,8 @@ impl LakeState {
         for a in &e.adds {
             self.files.insert(a.path.clone(), a.clone());
         }
-        self.sources
-            .extend(e.sources.iter().map(|(k, v)| (k.clone(), *v)));
-        self.state
-            .extend(e.state.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.sources.extend(e.sources.iter().map(|(k, v)| (k.clone(), *v)));
+        self.state.extend(e.state.iter().map(|(k, v)| (k.clone(), v.clone())));
         self.version = e.version;
     }
 }
@@ -142,8 +140,7 @@ impl Layout {
     }
     /// The checkpoint file of a version.
     pub fn checkpoint(&self, version: u64) -> PathBuf {
-        self.log_dir()
-            .join(format!("{version:020}.checkpoint.json"))
+        self.log_dir().join(format!("{version:020}.checkpoint.json"))
     }
 }
 
@@ -177,10 +174,8 @@ fn list_log(layout: &Layout) -> Result<(Vec<u64>, Vec<u64>)> {
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let bytes = fs::read(path).ctx("read", path)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::CorruptLog {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::CorruptLog { path: path.to_path_buf(), message: e.to_string() })
 }
 
 /// Replays the log: the latest checkpoint, then every later entry in order.
@@ -252,9 +247,7 @@ pub fn create_exclusive(path: &Path, bytes: &[u8], tmp_name: &str, durable: bool
 
 /// fsyncs a directory so that names created in it survive a power loss.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .ctx("fsync directory", dir)
+    fs::File::open(dir).and_then(|d| d.sync_all()).ctx("fsync directory", dir)
 }
 
 /// Encodes a value as pretty JSON (log files are small and read by people too).

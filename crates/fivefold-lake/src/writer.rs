@@ -33,11 +33,7 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions {
-            row_group_rows: 512 * 1024,
-            zstd_level: 3,
-            durable: true,
-        }
+        WriterOptions { row_group_rows: 512 * 1024, zstd_level: 3, durable: true }
     }
 }
 
@@ -88,11 +84,7 @@ impl Lake {
     /// rolled forward, and staged files no commit refers to are deleted.
     pub fn open(root: impl Into<PathBuf>, opts: WriterOptions) -> Result<Lake> {
         let layout = Layout { root: root.into() };
-        for d in [
-            layout.log_dir(),
-            layout.staging(),
-            layout.meta().join("state"),
-        ] {
+        for d in [layout.log_dir(), layout.staging(), layout.meta().join("state")] {
             fs::create_dir_all(&d).ctx("create directory", &d)?;
         }
         let lock_path = layout.meta().join("writer.lock");
@@ -154,11 +146,7 @@ impl Lake {
 
     fn resolve(&self, path: &str, staged: &str) -> PathBuf {
         let p = self.layout.root.join(path);
-        if p.exists() {
-            p
-        } else {
-            self.layout.root.join(staged)
-        }
+        if p.exists() { p } else { self.layout.root.join(staged) }
     }
 
     fn recover(&mut self) -> Result<()> {
@@ -191,10 +179,7 @@ impl Lake {
         let logdir = self.layout.log_dir();
         for item in fs::read_dir(&logdir).ctx("read directory", &logdir)? {
             let p = item.ctx("read directory", &logdir)?.path();
-            if p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(".tmp-"))
-            {
+            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(".tmp-")) {
                 fs::remove_file(&p).ctx("remove", &p)?;
             }
         }
@@ -225,11 +210,8 @@ impl Lake {
             by_day.entry(d).or_default().push(i as u32);
         }
         for (d, idx) in by_day {
-            let part =
-                take_record_batch(batch, &UInt32Array::from(idx)).map_err(|e| Error::Internal {
-                    table: table.name(),
-                    message: e.to_string(),
-                })?;
+            let part = take_record_batch(batch, &UInt32Array::from(idx))
+                .map_err(|e| Error::Internal { table: table.name(), message: e.to_string() })?;
             self.append(table, d, &part)?;
         }
         Ok(())
@@ -268,18 +250,8 @@ impl Lake {
             table.schema(),
             Some(self.props.clone()),
         )
-        .map_err(|source| Error::Parquet {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(OpenFile {
-            writer,
-            staged_rel,
-            final_rel,
-            table,
-            date,
-            rows: 0,
-        })
+        .map_err(|source| Error::Parquet { path: path.clone(), source })?;
+        Ok(OpenFile { writer, staged_rel, final_rel, table, date, rows: 0 })
     }
 
     /// Records how far a source has been consumed; committed with the next commit.
@@ -294,15 +266,10 @@ impl Lake {
         let path = self.layout.root.join(&staged);
         fs::write(&path, bytes).ctx("write", &path)?;
         if self.opts.durable {
-            fs::File::open(&path)
-                .and_then(|f| f.sync_all())
-                .ctx("fsync", &path)?;
+            fs::File::open(&path).and_then(|f| f.sync_all()).ctx("fsync", &path)?;
         }
-        let r = StateRef {
-            path: format!("_fivefold/state/{name}"),
-            bytes: bytes.len() as u64,
-            staged,
-        };
+        let r =
+            StateRef { path: format!("_fivefold/state/{name}"), bytes: bytes.len() as u64, staged };
         self.staged_state.insert(key.to_owned(), r);
         Ok(())
     }
@@ -314,10 +281,7 @@ impl Lake {
 
     /// Bytes of encoded data buffered or written since the last commit (approximate).
     pub fn pending_bytes(&self) -> usize {
-        self.open
-            .values()
-            .map(|f| f.writer.bytes_written() + f.writer.in_progress_size())
-            .sum()
+        self.open.values().map(|f| f.writer.bytes_written() + f.writer.in_progress_size()).sum()
     }
 
     /// True when a commit would change anything.
@@ -345,10 +309,7 @@ impl Lake {
             let file = f
                 .writer
                 .into_inner()
-                .map_err(|source| Error::Parquet {
-                    path: staged.clone(),
-                    source,
-                })?
+                .map_err(|source| Error::Parquet { path: staged.clone(), source })?
                 .into_inner()
                 .map_err(|e| Error::Io {
                     op: "flush",
@@ -384,16 +345,11 @@ impl Lake {
         let path = self.layout.entry(entry.version);
         let tmp = format!(".tmp-{}-{}", self.writer_id, entry.version);
         if !log::create_exclusive(&path, &log::to_json(&entry), &tmp, self.opts.durable)? {
-            return Err(Error::Conflict {
-                version: entry.version,
-            });
+            return Err(Error::Conflict { version: entry.version });
         }
         // The commit is durable from here on.
-        let replaced: Vec<StateRef> = entry
-            .state
-            .keys()
-            .filter_map(|k| self.state.state.get(k).cloned())
-            .collect();
+        let replaced: Vec<StateRef> =
+            entry.state.keys().filter_map(|k| self.state.state.get(k).cloned()).collect();
         self.state.apply(&entry);
         for old in std::mem::take(&mut self.linked_staged) {
             let _ = fs::remove_file(old);
@@ -434,12 +390,7 @@ impl Lake {
             seconds: started.elapsed().as_secs_f64(),
         };
         crate::metrics::commit(&entry, info.seconds);
-        tracing::debug!(
-            version = info.version,
-            files = info.files,
-            rows = info.rows,
-            "Committed."
-        );
+        tracing::debug!(version = info.version, files = info.files, rows = info.rows, "Committed.");
         Ok(Some(info))
     }
 
@@ -498,16 +449,12 @@ fn remove_tree_contents(dir: &Path) -> Result<()> {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A writer id unique enough across processes and restarts: time and pid mixed.
 fn writer_id() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let mut x = nanos ^ (u64::from(std::process::id()) << 32);
     // splitmix64 finaliser
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -13,11 +13,7 @@ fn hazard_batch(times: &[&str]) -> RecordBatch {
         let raw = format!(
             r#"{{"event_id":"h{i}","event_time":"{t}","uscc":"91440300708461136T","hazard_id":"H{i}","level":"general","found_by":"self","found_at":"{t}","state":"open"}}"#
         );
-        let src = SourceRef {
-            topic: "hazard",
-            line: Some(i as i64 + 1),
-            ..Default::default()
-        };
+        let src = SourceRef { topic: "hazard", line: Some(i as i64 + 1), ..Default::default() };
         dec.push(raw.as_bytes(), &src, 0);
     }
     let mut out = dec.finish();
@@ -26,17 +22,11 @@ fn hazard_batch(times: &[&str]) -> RecordBatch {
 }
 
 fn opts() -> WriterOptions {
-    WriterOptions {
-        durable: false,
-        ..Default::default()
-    }
+    WriterOptions { durable: false, ..Default::default() }
 }
 
 fn staging_is_empty(root: &Path) -> bool {
-    fs::read_dir(root.join("_fivefold/staging"))
-        .unwrap()
-        .next()
-        .is_none()
+    fs::read_dir(root.join("_fivefold/staging")).unwrap().next().is_none()
 }
 
 #[test]
@@ -49,18 +39,8 @@ fn commit_makes_files_visible_split_by_date() {
         "2026-03-02T02:00:00+08:00",
     ]);
     lake.write(Table::Hazard, &b).unwrap();
-    assert_eq!(
-        read_snapshot(dir.path()).unwrap().files.len(),
-        0,
-        "nothing visible before commit"
-    );
-    lake.set_position(
-        "file:hazard.jsonl",
-        SourcePosition {
-            next: 4,
-            byte_offset: Some(900),
-        },
-    );
+    assert_eq!(read_snapshot(dir.path()).unwrap().files.len(), 0, "nothing visible before commit");
+    lake.set_position("file:hazard.jsonl", SourcePosition { next: 4, byte_offset: Some(900) });
     let info = lake.commit().unwrap().unwrap();
     assert_eq!((info.version, info.files, info.rows), (1, 2, 3));
     let snap = read_snapshot(dir.path()).unwrap();
@@ -69,19 +49,14 @@ fn commit_makes_files_visible_split_by_date() {
     assert_eq!(dates, vec![(20513, 2), (20514, 1)]);
     for f in &snap.files {
         assert!(
-            f.location
-                .to_string_lossy()
-                .contains("/hazard/date=2026-03-0"),
+            f.location.to_string_lossy().contains("/hazard/date=2026-03-0"),
             "{:?}",
             f.location
         );
         assert!(f.location.exists());
     }
     assert_eq!(lake.state().sources["file:hazard.jsonl"].next, 4);
-    assert!(
-        lake.commit().unwrap().is_none(),
-        "an empty commit is skipped"
-    );
+    assert!(lake.commit().unwrap().is_none(), "an empty commit is skipped");
 }
 
 #[test]
@@ -89,11 +64,9 @@ fn uncommitted_work_vanishes_on_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut lake = Lake::open(dir.path(), opts()).unwrap();
-        lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"]))
-            .unwrap();
+        lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
         lake.commit().unwrap();
-        lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"]))
-            .unwrap();
+        lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
         lake.put_state("scoring/p0", b"abc").unwrap();
         // Dropped without commit: as if killed.
     }
@@ -109,32 +82,33 @@ fn uncommitted_work_vanishes_on_reopen() {
 fn a_commit_interrupted_before_linking_is_rolled_forward() {
     let dir = tempfile::tempdir().unwrap();
     let mut lake = Lake::open(dir.path(), opts()).unwrap();
-    lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"]))
-        .unwrap();
+    lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
     lake.put_state("scoring/p0", b"state-1").unwrap();
     lake.commit().unwrap();
-    // Undo the links, as if the process died right after the log entry.
-    let snap = read_snapshot(dir.path()).unwrap();
-    let fin = snap.files[0].location.clone();
-    fs::remove_file(&fin).unwrap();
-    let state_file = dir.path().join(&lake.state().state["scoring/p0"].path);
-    fs::remove_file(&state_file).unwrap();
+    // Recreate the disk as a process that died right after writing the log
+    // entry leaves it: files still staged, not yet linked into place.
+    let mut moved = Vec::new();
+    let st = lake.state();
+    for (fin, staged) in st
+        .files
+        .values()
+        .map(|f| (&f.path, &f.staged))
+        .chain(st.state.values().map(|s| (&s.path, &s.staged)))
+    {
+        moved.push((dir.path().join(fin), dir.path().join(staged)));
+    }
     drop(lake);
+    for (fin, staged) in &moved {
+        fs::rename(fin, staged).unwrap();
+    }
+    let fin = moved[0].0.clone();
     // A reader still sees the whole commit, from the staged file.
     let snap = read_snapshot(dir.path()).unwrap();
-    assert!(
-        snap.files[0]
-            .location
-            .to_string_lossy()
-            .contains("_fivefold/staging")
-    );
+    assert!(snap.files[0].location.to_string_lossy().contains("_fivefold/staging"));
     // The next writer links it into place.
     let lake = Lake::open(dir.path(), opts()).unwrap();
     assert!(fin.exists());
-    assert_eq!(
-        lake.read_state("scoring/p0").unwrap().as_deref(),
-        Some(&b"state-1"[..])
-    );
+    assert_eq!(lake.read_state("scoring/p0").unwrap().as_deref(), Some(&b"state-1"[..]));
     assert!(staging_is_empty(dir.path()));
 }
 
@@ -157,26 +131,15 @@ fn checkpoints_and_log_replay_agree() {
     let dir = tempfile::tempdir().unwrap();
     let mut lake = Lake::open(dir.path(), opts()).unwrap();
     for i in 0..120u64 {
-        lake.set_position(
-            "kafka:hazard:0",
-            SourcePosition {
-                next: i,
-                byte_offset: None,
-            },
-        );
+        lake.set_position("kafka:hazard:0", SourcePosition { next: i, byte_offset: None });
         if i % 10 == 0 {
-            lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"]))
-                .unwrap();
+            lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
         }
         lake.commit().unwrap();
     }
     let expected = lake.state().clone();
     drop(lake);
-    assert!(
-        dir.path()
-            .join("_fivefold/log/00000000000000000100.checkpoint.json")
-            .exists()
-    );
+    assert!(dir.path().join("_fivefold/log/00000000000000000100.checkpoint.json").exists());
     let lake = Lake::open(dir.path(), opts()).unwrap();
     assert_eq!(lake.state(), &expected);
     assert_eq!(read_snapshot(dir.path()).unwrap().files.len(), 12);
@@ -187,57 +150,28 @@ fn damaged_or_gapped_logs_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mut lake = Lake::open(dir.path(), opts()).unwrap();
     for i in 0..3 {
-        lake.set_position(
-            "s",
-            SourcePosition {
-                next: i,
-                byte_offset: None,
-            },
-        );
+        lake.set_position("s", SourcePosition { next: i, byte_offset: None });
         lake.commit().unwrap();
     }
     drop(lake);
     let log = dir.path().join("_fivefold/log");
-    fs::write(
-        log.join("00000000000000000002.json"),
-        b"{\"version\": 2, trunc",
-    )
-    .unwrap();
+    fs::write(log.join("00000000000000000002.json"), b"{\"version\": 2, trunc").unwrap();
     let err = Lake::open(dir.path(), opts()).err().unwrap();
     assert!(matches!(err, Error::CorruptLog { .. }), "{err}");
-    assert!(
-        err.to_string().contains("00000000000000000002.json"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("00000000000000000002.json"), "{err}");
     fs::remove_file(log.join("00000000000000000002.json")).unwrap();
     let err = read_snapshot(dir.path()).unwrap_err();
-    assert!(
-        err.to_string().contains("version 2 is missing before it"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("version 2 is missing before it"), "{err}");
 }
 
 #[test]
 fn a_second_writer_is_locked_out_and_a_claimed_version_conflicts() {
     let dir = tempfile::tempdir().unwrap();
     let mut lake = Lake::open(dir.path(), opts()).unwrap();
-    assert!(matches!(
-        Lake::open(dir.path(), opts()),
-        Err(Error::Locked { .. })
-    ));
+    assert!(matches!(Lake::open(dir.path(), opts()), Err(Error::Locked { .. })));
     // Another writer (on a store without locks) claimed version 1 first.
-    fs::write(
-        dir.path().join("_fivefold/log/00000000000000000001.json"),
-        b"{}",
-    )
-    .unwrap();
-    lake.set_position(
-        "s",
-        SourcePosition {
-            next: 1,
-            byte_offset: None,
-        },
-    );
+    fs::write(dir.path().join("_fivefold/log/00000000000000000001.json"), b"{}").unwrap();
+    lake.set_position("s", SourcePosition { next: 1, byte_offset: None });
     assert!(matches!(lake.commit(), Err(Error::Conflict { version: 1 })));
 }
 
@@ -245,11 +179,8 @@ fn a_second_writer_is_locked_out_and_a_claimed_version_conflicts() {
 fn parquet_files_hold_the_rows() {
     let dir = tempfile::tempdir().unwrap();
     let mut lake = Lake::open(dir.path(), opts()).unwrap();
-    lake.write(
-        Table::Hazard,
-        &hazard_batch(&["2026-03-01T00:00:00Z", "2026-03-01T00:00:01Z"]),
-    )
-    .unwrap();
+    lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z", "2026-03-01T00:00:01Z"]))
+        .unwrap();
     lake.commit().unwrap();
     let snap = read_snapshot(dir.path()).unwrap();
     let file = fs::File::open(&snap.files[0].location).unwrap();
@@ -261,11 +192,7 @@ fn parquet_files_hold_the_rows() {
     let ids: Vec<String> = batches
         .iter()
         .flat_map(|b| {
-            let c = b
-                .column_by_name("event_id")
-                .unwrap()
-                .as_string::<i32>()
-                .clone();
+            let c = b.column_by_name("event_id").unwrap().as_string::<i32>().clone();
             (0..c.len()).map(move |i| c.value(i).to_owned())
         })
         .collect();

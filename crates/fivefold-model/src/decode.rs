@@ -101,11 +101,7 @@ pub struct Rejection {
 
 impl Rejection {
     fn new(class: ErrorClass, field: Option<&'static str>, message: impl Into<String>) -> Self {
-        Rejection {
-            class,
-            field,
-            message: message.into(),
-        }
+        Rejection { class, field, message: message.into() }
     }
 
     /// The full reason: ``field `x`: message`` or the message alone.
@@ -272,10 +268,7 @@ impl TableBuilder {
         TableBuilder {
             table,
             fields,
-            slots: fields
-                .iter()
-                .map(|f| layout.slot(f.name).unwrap_or(usize::MAX))
-                .collect(),
+            slots: fields.iter().map(|f| layout.slot(f.name).unwrap_or(usize::MAX)).collect(),
             columns: fields.iter().map(|f| Column::for_kind(f.kind)).collect(),
             grade: (table == Table::Rescue).then(StringBuilder::new),
             source: SourceColumns::new(),
@@ -345,10 +338,9 @@ impl DeadLetters {
         match src.key.map(std::str::from_utf8) {
             None => self.key.append_null(),
             Some(Ok(k)) => self.key.append_value(k),
-            Some(Err(_)) => self.key.append_value(format!(
-                "base64:{}",
-                b64.encode(src.key.unwrap_or_default())
-            )),
+            Some(Err(_)) => {
+                self.key.append_value(format!("base64:{}", b64.encode(src.key.unwrap_or_default())))
+            }
         }
         match std::str::from_utf8(raw) {
             Ok(s) => {
@@ -404,19 +396,13 @@ impl Decoder {
     pub fn new(topic: Topic) -> Decoder {
         let tables = topic.tables();
         let layout = Layout::new(
-            tables
-                .iter()
-                .flat_map(|t| t.fields().unwrap_or_default().iter().map(|f| f.name)),
+            tables.iter().flat_map(|t| t.fields().unwrap_or_default().iter().map(|f| f.name)),
         );
-        let record_type_slot = (topic == Topic::Monitoring)
-            .then(|| layout.slot("record_type"))
-            .flatten();
+        let record_type_slot =
+            (topic == Topic::Monitoring).then(|| layout.slot("record_type")).flatten();
         Decoder {
             topic,
-            tables: tables
-                .iter()
-                .map(|t| TableBuilder::new(*t, &layout))
-                .collect(),
+            tables: tables.iter().map(|t| TableBuilder::new(*t, &layout)).collect(),
             layout,
             dead: DeadLetters::new(),
             record_type_slot,
@@ -505,11 +491,9 @@ impl Decoder {
     fn monitoring_table(&self, scanned: &Scanned<'_>, slot: usize) -> Result<usize, Rejection> {
         let field = Some("record_type");
         match scanned.slots[slot].map(json::value) {
-            None | Some(Value::Null) => Err(Rejection::new(
-                ErrorClass::MissingField,
-                field,
-                "required field is missing",
-            )),
+            None | Some(Value::Null) => {
+                Err(Rejection::new(ErrorClass::MissingField, field, "required field is missing"))
+            }
             Some(Value::Str(s)) if s == "point" => Ok(0),
             Some(Value::Str(s)) if s == "reading" => Ok(1),
             Some(Value::Str(s)) => Err(Rejection::new(
@@ -527,11 +511,8 @@ impl Decoder {
 
     /// Drains the builders into batches (empty tables are left out).
     pub fn finish(&mut self) -> Vec<(Table, RecordBatch)> {
-        let mut out: Vec<(Table, RecordBatch)> = self
-            .tables
-            .iter_mut()
-            .filter_map(|t| t.finish().map(|b| (t.table, b)))
-            .collect();
+        let mut out: Vec<(Table, RecordBatch)> =
+            self.tables.iter_mut().filter_map(|t| t.finish().map(|b| (t.table, b))).collect();
         if let Some(b) = self.dead.finish() {
             out.push((Table::DeadLetters, b));
         }
@@ -615,17 +596,10 @@ fn check_field<'de>(
             let Value::Str(s) = v else {
                 return Err(wrong("a string", &v));
             };
-            let n = if s.len() > max || min > 0 {
-                s.chars().count()
-            } else {
-                min
-            };
+            let n = if s.len() > max || min > 0 { s.chars().count() } else { min };
             if n < min || n > max {
-                let bound = if n < min {
-                    format!("at least {min}")
-                } else {
-                    format!("at most {max}")
-                };
+                let bound =
+                    if n < min { format!("at least {min}") } else { format!("at most {max}") };
                 return Err(Rejection::new(
                     ErrorClass::OutOfRange,
                     name,
@@ -641,11 +615,7 @@ fn check_field<'de>(
             if allowed.contains(&s.as_ref()) {
                 Ok(Cell::Str(s))
             } else {
-                let list = allowed
-                    .iter()
-                    .map(|a| format!("{a:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let list = allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
                 Err(Rejection::new(
                     ErrorClass::BadEnum,
                     name,
@@ -719,11 +689,7 @@ fn check_field<'de>(
                 return Err(wrong("a string", &v));
             };
             if let Err(e) = uscc::check_shape(&s) {
-                return Err(Rejection::new(
-                    ErrorClass::BadUscc,
-                    name,
-                    format!("{s:?} {e}"),
-                ));
+                return Err(Rejection::new(ErrorClass::BadUscc, name, format!("{s:?} {e}")));
             }
             if !uscc::checksum_ok(&s) && !flags.contains(&FLAG_USCC_CHECKSUM) {
                 flags.push(FLAG_USCC_CHECKSUM);
@@ -755,10 +721,7 @@ fn range_message(text: &str, min: f64, max: f64, unbounded_above: bool) -> Strin
 }
 
 fn cell<'a, 'de>(fields: &[FieldSpec], cells: &'a [Cell<'de>], name: &str) -> &'a Cell<'de> {
-    fields
-        .iter()
-        .position(|f| f.name == name)
-        .map_or(&Cell::Null, |i| &cells[i])
+    fields.iter().position(|f| f.name == name).map_or(&Cell::Null, |i| &cells[i])
 }
 
 /// Requirements that depend on other fields of the record.
@@ -839,11 +802,7 @@ fn extra_json(scanned: &Scanned<'_>, layout: &Layout, used: &[usize]) -> Option<
         return None;
     }
     let mut out = String::from("{");
-    let all = scanned
-        .extra
-        .iter()
-        .map(|(k, v)| (k.as_ref(), *v))
-        .chain(others);
+    let all = scanned.extra.iter().map(|(k, v)| (k.as_ref(), *v)).chain(others);
     for (i, (k, v)) in all.enumerate() {
         if i > 0 {
             out.push(',');
@@ -867,12 +826,7 @@ mod tests {
     const ENT: &str = r#"{"event_id":"e1","event_time":"2026-03-01T08:00:00+08:00","uscc":"91440300708461136T","region_code":"320505001000","name":"苏州某化工有限公司","industry":"hazchem_storage","major_hazard_level":2,"major_hazard_units":1,"hazardous_processes":0,"standardization_grade":2,"own_rescue_team":false,"employees":120,"status":"operating"}"#;
 
     fn src() -> SourceRef<'static> {
-        SourceRef {
-            topic: "t",
-            file: Some("f.jsonl"),
-            line: Some(7),
-            ..SourceRef::default()
-        }
+        SourceRef { topic: "t", file: Some("f.jsonl"), line: Some(7), ..SourceRef::default() }
     }
 
     fn with(base: &str, key: &str, value: Option<&str>) -> String {
@@ -1022,10 +976,7 @@ mod tests {
     fn a_good_record_becomes_one_row() {
         let mut dec = Decoder::new(Topic::Enterprise);
         let raw = with(ENT, "hobby", Some(r#"{"a":[1]}"#));
-        assert_eq!(
-            dec.push(raw.as_bytes(), &src(), 0),
-            Outcome::Accepted(Table::Enterprise)
-        );
+        assert_eq!(dec.push(raw.as_bytes(), &src(), 0), Outcome::Accepted(Table::Enterprise));
         let out = dec.finish();
         assert_eq!(out.len(), 1);
         let (table, batch) = &out[0];
@@ -1034,19 +985,11 @@ mod tests {
         let col = |n: &str| batch.column_by_name(n).unwrap();
         assert_eq!(col("uscc").as_string::<i32>().value(0), USCC);
         assert_eq!(
-            col("event_time")
-                .as_primitive::<TimestampMillisecondType>()
-                .value(0),
+            col("event_time").as_primitive::<TimestampMillisecondType>().value(0),
             1_772_323_200_000
         );
-        assert_eq!(
-            col("schema_version").as_primitive::<Int64Type>().value(0),
-            1
-        );
-        assert_eq!(
-            col("extra").as_string::<i32>().value(0),
-            r#"{"hobby":{"a":[1]}}"#
-        );
+        assert_eq!(col("schema_version").as_primitive::<Int64Type>().value(0), 1);
+        assert_eq!(col("extra").as_string::<i32>().value(0), r#"{"hobby":{"a":[1]}}"#);
         assert!(col("official_color").is_null(0));
         assert_eq!(col("quality_flags").as_list::<i32>().value(0).len(), 0);
         assert_eq!(col("_line").as_primitive::<Int64Type>().value(0), 7);
@@ -1057,16 +1000,9 @@ mod tests {
     fn wrong_check_digit_is_kept_and_flagged() {
         let mut dec = Decoder::new(Topic::Enterprise);
         let raw = with(ENT, "uscc", Some("\"91440300708461136A\""));
-        assert_eq!(
-            dec.push(raw.as_bytes(), &src(), 0),
-            Outcome::Accepted(Table::Enterprise)
-        );
+        assert_eq!(dec.push(raw.as_bytes(), &src(), 0), Outcome::Accepted(Table::Enterprise));
         let (_, batch) = &dec.finish()[0];
-        let flags = batch
-            .column_by_name("quality_flags")
-            .unwrap()
-            .as_list::<i32>()
-            .value(0);
+        let flags = batch.column_by_name("quality_flags").unwrap().as_list::<i32>().value(0);
         assert_eq!(flags.as_string::<i32>().value(0), FLAG_USCC_CHECKSUM);
     }
 
@@ -1098,18 +1034,12 @@ mod tests {
             ]
         );
         let points = &out[0].1;
-        let period = points
-            .column_by_name("expected_period_s")
-            .unwrap()
-            .as_primitive::<Int64Type>();
+        let period =
+            points.column_by_name("expected_period_s").unwrap().as_primitive::<Int64Type>();
         assert_eq!(period.value(0), 30);
         let readings = &out[1].1;
         assert_eq!(
-            readings
-                .column_by_name("extra")
-                .unwrap()
-                .as_string::<i32>()
-                .value(0),
+            readings.column_by_name("extra").unwrap().as_string::<i32>().value(0),
             r#"{"unit":"x"}"#
         );
         assert!(readings.column_by_name("value").unwrap().is_null(0));
@@ -1122,10 +1052,7 @@ mod tests {
             5
         );
         assert_eq!(
-            dead.column_by_name("error_class")
-                .unwrap()
-                .as_string::<i32>()
-                .value(0),
+            dead.column_by_name("error_class").unwrap().as_string::<i32>().value(0),
             "missing_field"
         );
     }
@@ -1137,19 +1064,11 @@ mod tests {
         assert!(matches!(out, Outcome::Rejected(r) if r.class == ErrorClass::NotJson));
         let (_, batch) = &dec.finish()[0];
         assert_eq!(
-            batch
-                .column_by_name("raw_encoding")
-                .unwrap()
-                .as_string::<i32>()
-                .value(0),
+            batch.column_by_name("raw_encoding").unwrap().as_string::<i32>().value(0),
             "base64"
         );
         assert_eq!(
-            batch
-                .column_by_name("raw")
-                .unwrap()
-                .as_string::<i32>()
-                .value(0),
+            batch.column_by_name("raw").unwrap().as_string::<i32>().value(0),
             "eyJhIjoi/yJ9"
         );
     }

@@ -34,10 +34,7 @@ impl Layout {
                 out.push(n);
             }
         }
-        assert!(
-            out.len() <= MAX_SLOTS,
-            "a topic layout knows at most {MAX_SLOTS} keys"
-        );
+        assert!(out.len() <= MAX_SLOTS, "a topic layout knows at most {MAX_SLOTS} keys");
         Layout { names: out }
     }
 
@@ -49,9 +46,7 @@ impl Layout {
     /// The slot of a key.
     pub fn slot(&self, key: &str) -> Option<usize> {
         let kb = key.as_bytes();
-        self.names
-            .iter()
-            .position(|n| n.len() == kb.len() && n.as_bytes() == kb)
+        self.names.iter().position(|n| n.len() == kb.len() && n.as_bytes() == kb)
     }
 }
 
@@ -89,18 +84,12 @@ pub fn scan<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanEr
             Err(e) => Err(ScanError::NotJson(e.to_string())),
         };
     }
-    let mut out = Scanned {
-        slots: [None; MAX_SLOTS],
-        extra: Vec::new(),
-    };
+    let mut out = Scanned { slots: [None; MAX_SLOTS], extra: Vec::new() };
     let mut de = serde_json::Deserializer::from_slice(raw);
-    ObjectSeed {
-        layout,
-        out: &mut out,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end())
-    .map_err(|e| ScanError::NotJson(e.to_string()))?;
+    ObjectSeed { layout, out: &mut out }
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| ScanError::NotJson(e.to_string()))?;
     Ok(out)
 }
 
@@ -223,10 +212,7 @@ mod tests {
         let raw = br#" {"a": 1, "zz": {"x": [1,2]}, "b": "h\u00e9", "a\n": null} "#;
         let s = scan(raw, &layout).unwrap();
         assert_eq!(s.slots[0].map(RawValue::get), Some("1"));
-        assert_eq!(
-            value(s.slots[1].unwrap()),
-            Value::Str(Cow::Owned("hé".into()))
-        );
+        assert_eq!(value(s.slots[1].unwrap()), Value::Str(Cow::Owned("hé".into())));
         assert_eq!(s.extra.len(), 2);
         assert_eq!(s.extra[0].0, "zz");
         assert_eq!(s.extra[0].1.get(), r#"{"x": [1,2]}"#);
@@ -236,26 +222,11 @@ mod tests {
     #[test]
     fn tells_not_json_from_not_object() {
         let layout = Layout::new(["a"]);
-        assert_eq!(
-            scan(b"[1,2]", &layout).unwrap_err(),
-            ScanError::NotObject("an array")
-        );
-        assert_eq!(
-            scan(b" 42", &layout).unwrap_err(),
-            ScanError::NotObject("a number")
-        );
-        assert!(matches!(
-            scan(b"{\"a\":", &layout),
-            Err(ScanError::NotJson(_))
-        ));
-        assert!(matches!(
-            scan(b"{\"a\":1} x", &layout),
-            Err(ScanError::NotJson(_))
-        ));
+        assert_eq!(scan(b"[1,2]", &layout).unwrap_err(), ScanError::NotObject("an array"));
+        assert_eq!(scan(b" 42", &layout).unwrap_err(), ScanError::NotObject("a number"));
+        assert!(matches!(scan(b"{\"a\":", &layout), Err(ScanError::NotJson(_))));
+        assert!(matches!(scan(b"{\"a\":1} x", &layout), Err(ScanError::NotJson(_))));
         assert!(matches!(scan(b"", &layout), Err(ScanError::NotJson(_))));
-        assert!(matches!(
-            scan(b"{\"a\":\"\xff\"}", &layout),
-            Err(ScanError::NotJson(_))
-        ));
+        assert!(matches!(scan(b"{\"a\":\"\xff\"}", &layout), Err(ScanError::NotJson(_))));
     }
 }

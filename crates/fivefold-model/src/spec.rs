@@ -100,65 +100,28 @@ impl FieldSpec {
 }
 
 const fn req(name: &'static str, kind: Kind) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind,
-        presence: Presence::Required,
-    }
+    FieldSpec { name, kind, presence: Presence::Required }
 }
 const fn opt(name: &'static str, kind: Kind) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind,
-        presence: Presence::Optional,
-    }
+    FieldSpec { name, kind, presence: Presence::Optional }
 }
 const fn cond(name: &'static str, kind: Kind) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind,
-        presence: Presence::Conditional,
-    }
+    FieldSpec { name, kind, presence: Presence::Conditional }
 }
 const fn dflt(name: &'static str, kind: Kind, d: Default) -> FieldSpec {
-    FieldSpec {
-        name,
-        kind,
-        presence: Presence::Default(d),
-    }
+    FieldSpec { name, kind, presence: Presence::Default(d) }
 }
 
-const ANY_STR: Kind = Kind::Str {
-    min: 0,
-    max: usize::MAX,
-};
-const NONEMPTY: Kind = Kind::Str {
-    min: 1,
-    max: usize::MAX,
-};
+const ANY_STR: Kind = Kind::Str { min: 0, max: usize::MAX };
+const NONEMPTY: Kind = Kind::Str { min: 1, max: usize::MAX };
 const ID: Kind = Kind::Str { min: 1, max: 128 };
-const COUNT: Kind = Kind::Int {
-    min: 0,
-    max: i64::MAX,
-};
-const AMOUNT: Kind = Kind::Float {
-    min: 0.0,
-    max: f64::MAX,
-};
-const ANY_NUMBER: Kind = Kind::Float {
-    min: f64::MIN,
-    max: f64::MAX,
-};
+const COUNT: Kind = Kind::Int { min: 0, max: i64::MAX };
+const AMOUNT: Kind = Kind::Float { min: 0.0, max: f64::MAX };
+const ANY_NUMBER: Kind = Kind::Float { min: f64::MIN, max: f64::MAX };
 /// `schema_version`: the newest major version this engine knows.
 pub const SCHEMA_VERSION: i64 = 1;
-const VERSION: FieldSpec = dflt(
-    "schema_version",
-    Kind::Int {
-        min: 1,
-        max: i32::MAX as i64,
-    },
-    Default::Int(1),
-);
+const VERSION: FieldSpec =
+    dflt("schema_version", Kind::Int { min: 1, max: i32::MAX as i64 }, Default::Int(1));
 
 /// Values of `enterprise.industry`.
 pub const INDUSTRIES: &[&str] = &[
@@ -176,25 +139,13 @@ pub const INDUSTRIES: &[&str] = &[
 /// Risk colours, best to worst.
 pub const COLORS: &[&str] = &["blue", "yellow", "orange", "red"];
 /// Values of `monitoring_point.kind`.
-pub const POINT_KINDS: &[&str] = &[
-    "combustible_gas",
-    "toxic_gas",
-    "oxygen",
-    "temperature",
-    "pressure",
-    "level",
-    "flow",
-];
+pub const POINT_KINDS: &[&str] =
+    &["combustible_gas", "toxic_gas", "oxygen", "temperature", "pressure", "level", "flow"];
 /// Values of `enforcement.record_type`.
 pub const ENFORCEMENT_TYPES: &[&str] = &["inspection", "order", "recheck", "penalty", "suspension"];
 /// Values of `hazard.state`; the last two end a hazard.
-pub const HAZARD_STATES: &[&str] = &[
-    "open",
-    "rectifying",
-    "pending_acceptance",
-    "accepted",
-    "closed",
-];
+pub const HAZARD_STATES: &[&str] =
+    &["open", "rectifying", "pending_acceptance", "accepted", "closed"];
 /// GB 6441 accident classes `"01"..="20"`.
 pub const ACCIDENT_TYPES: &[&str] = &[
     "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "16",
@@ -217,20 +168,8 @@ pub const ENTERPRISE: &[FieldSpec] = &[
     req("own_rescue_team", Kind::Bool),
     req("employees", COUNT),
     req("status", Kind::Enum(&["operating", "suspended", "closed"])),
-    opt(
-        "lon",
-        Kind::Float {
-            min: -180.0,
-            max: 180.0,
-        },
-    ),
-    opt(
-        "lat",
-        Kind::Float {
-            min: -90.0,
-            max: 90.0,
-        },
-    ),
+    opt("lon", Kind::Float { min: -180.0, max: 180.0 }),
+    opt("lat", Kind::Float { min: -90.0, max: 90.0 }),
     opt("official_color", Kind::Enum(COLORS)),
 ];
 
@@ -242,10 +181,7 @@ pub const HAZARD: &[FieldSpec] = &[
     req("uscc", Kind::Uscc),
     req("hazard_id", ID),
     req("level", Kind::Enum(&["general", "major"])),
-    req(
-        "found_by",
-        Kind::Enum(&["self", "government", "third_party"]),
-    ),
+    req("found_by", Kind::Enum(&["self", "government", "third_party"])),
     req("found_at", Kind::Timestamp),
     cond("deadline", Kind::Timestamp),
     req("state", Kind::Enum(HAZARD_STATES)),
@@ -281,14 +217,7 @@ pub const MONITORING_POINT: &[FieldSpec] = &[
     opt("low", ANY_NUMBER),
     opt("high", ANY_NUMBER),
     opt("high_high", ANY_NUMBER),
-    dflt(
-        "expected_period_s",
-        Kind::Int {
-            min: 1,
-            max: i32::MAX as i64,
-        },
-        Default::Int(30),
-    ),
+    dflt("expected_period_s", Kind::Int { min: 1, max: i32::MAX as i64 }, Default::Int(30)),
     dflt("flatline_applicable", Kind::Bool, Default::Bool(false)),
 ];
 
@@ -302,11 +231,7 @@ pub const MONITORING_READING: &[FieldSpec] = &[
     req("point_id", ID),
     // A number, or null when `quality` is not `good`.
     cond("value", ANY_NUMBER),
-    dflt(
-        "quality",
-        Kind::Enum(&["good", "bad", "comm_fail"]),
-        Default::Str("good"),
-    ),
+    dflt("quality", Kind::Enum(&["good", "bad", "comm_fail"]), Default::Str("good")),
 ];
 
 /// `rescue` (安全生产应急救援).
@@ -325,10 +250,7 @@ pub const RESCUE: &[FieldSpec] = &[
     req("minor_injuries", COUNT),
     req("direct_loss_cny", AMOUNT),
     req("public_impact", Kind::Bool),
-    req(
-        "status",
-        Kind::Enum(&["reported", "responding", "controlled", "closed"]),
-    ),
+    req("status", Kind::Enum(&["reported", "responding", "controlled", "closed"])),
     req("revision", COUNT),
 ];
 
@@ -352,13 +274,8 @@ pub enum Topic {
 
 impl Topic {
     /// All topics, in the order of the contract.
-    pub const ALL: [Topic; 5] = [
-        Topic::Enterprise,
-        Topic::Hazard,
-        Topic::Enforcement,
-        Topic::Monitoring,
-        Topic::Rescue,
-    ];
+    pub const ALL: [Topic; 5] =
+        [Topic::Enterprise, Topic::Hazard, Topic::Enforcement, Topic::Monitoring, Topic::Rescue];
 
     /// The topic name (without any deployment prefix), also the replay file stem.
     pub fn name(self) -> &'static str {
@@ -462,16 +379,9 @@ impl Table {
     /// partition column, which lives in the path).
     pub fn schema(self) -> SchemaRef {
         static SCHEMAS: OnceLock<Vec<SchemaRef>> = OnceLock::new();
-        let all = SCHEMAS.get_or_init(|| {
-            Table::ALL
-                .iter()
-                .map(|t| Arc::new(t.build_schema()))
-                .collect()
-        });
-        let idx = Table::ALL
-            .iter()
-            .position(|t| *t == self)
-            .unwrap_or_default();
+        let all =
+            SCHEMAS.get_or_init(|| Table::ALL.iter().map(|t| Arc::new(t.build_schema())).collect());
+        let idx = Table::ALL.iter().position(|t| *t == self).unwrap_or_default();
         Arc::clone(&all[idx])
     }
 

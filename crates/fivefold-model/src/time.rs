@@ -144,12 +144,7 @@ pub fn format_rfc3339_ms(ms: i64, offset_minutes: i32) -> String {
     let days = local.div_euclid(MS_PER_DAY);
     let rem = local.rem_euclid(MS_PER_DAY);
     let (y, mo, d) = civil_from_days(days);
-    let (h, mi, s, milli) = (
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-    );
+    let (h, mi, s, milli) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
     let mut out = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}");
     if offset_minutes == 0 {
         out.push('Z');
@@ -193,10 +188,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a, 1_772_324_100_000);
         assert_eq!(parse_rfc3339_ms("2026-03-01T00:15:00.5Z").unwrap(), b + 500);
-        assert_eq!(
-            parse_rfc3339_ms("2026-03-01T00:15:00.123456Z").unwrap(),
-            b + 123
-        );
+        assert_eq!(parse_rfc3339_ms("2026-03-01T00:15:00.123456Z").unwrap(), b + 123);
         assert_eq!(parse_rfc3339_ms("1969-12-31T23:59:59.999Z").unwrap(), -1);
     }
 

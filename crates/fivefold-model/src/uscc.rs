@@ -5,9 +5,7 @@
 
 /// The 31 characters a USCC may contain, in the order that gives their value.
 pub const CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 fn value_of(c: u8) -> Option<u32> {
     CHARSET.iter().position(|&x| x == c).map(|p| p as u32)
@@ -32,10 +30,7 @@ impl std::fmt::Display for ShapeError {
                 write!(f, "character {p} is not one of 0-9 A-H J-N P Q R T U W X Y")
             }
             ShapeError::DivisionNotDigits(p) => {
-                write!(
-                    f,
-                    "character {p} must be a digit (characters 3-8 are the division code)"
-                )
+                write!(f, "character {p} must be a digit (characters 3-8 are the division code)")
             }
         }
     }
@@ -85,12 +80,9 @@ mod tests {
     #[test]
     fn known_codes() {
         // Published codes of well-known companies.
-        for code in [
-            "91350100M000100Y43",
-            "91440300708461136T",
-            "91110108551385082Q",
-            "914403001922038216",
-        ] {
+        for code in
+            ["91350100M000100Y43", "91440300708461136T", "91110108551385082Q", "914403001922038216"]
+        {
             assert_eq!(check_shape(code), Ok(()), "{code}");
             assert!(checksum_ok(code), "{code}");
         }
@@ -100,13 +92,7 @@ mod tests {
     #[test]
     fn shape_errors() {
         assert_eq!(check_shape("9111000010000058"), Err(ShapeError::Length(16)));
-        assert_eq!(
-            check_shape("91110000100000589I"),
-            Err(ShapeError::Charset(18))
-        );
-        assert_eq!(
-            check_shape("911A0000100000589B"),
-            Err(ShapeError::DivisionNotDigits(4))
-        );
+        assert_eq!(check_shape("91110000100000589I"), Err(ShapeError::Charset(18)));
+        assert_eq!(check_shape("911A0000100000589B"), Err(ShapeError::DivisionNotDigits(4)));
     }
 }

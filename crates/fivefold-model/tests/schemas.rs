@@ -23,10 +23,7 @@ fn load(topic: Topic) -> Value {
 /// The object schema of each table of a topic.
 fn object_schemas(topic: Topic) -> Vec<(Table, Value)> {
     let doc = load(topic);
-    assert_eq!(
-        doc["$schema"],
-        "https://json-schema.org/draft/2020-12/schema"
-    );
+    assert_eq!(doc["$schema"], "https://json-schema.org/draft/2020-12/schema");
     match topic {
         Topic::Monitoring => vec![
             (Table::MonitoringPoint, doc["$defs"]["point"].clone()),
@@ -39,10 +36,7 @@ fn object_schemas(topic: Topic) -> Vec<(Table, Value)> {
 fn json_types(prop: &Value) -> BTreeSet<String> {
     match &prop["type"] {
         Value::String(s) => [s.clone()].into(),
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
+        Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
         _ => BTreeSet::new(),
     }
 }
@@ -57,12 +51,8 @@ fn check_field(table: Table, f: &FieldSpec, prop: &Value) {
         Kind::Float { .. } => "number",
         Kind::Bool => "boolean",
         Kind::Timestamp => {
-            let alts: BTreeSet<String> = prop["oneOf"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(json_types)
-                .collect();
+            let alts: BTreeSet<String> =
+                prop["oneOf"].as_array().into_iter().flatten().flat_map(json_types).collect();
             assert_eq!(
                 alts,
                 ["integer".to_owned(), "string".to_owned()].into(),
@@ -74,12 +64,8 @@ fn check_field(table: Table, f: &FieldSpec, prop: &Value) {
     assert_eq!(types, [expected.to_owned()].into(), "{at}: type");
     match f.kind {
         Kind::Enum(values) => {
-            let listed: Vec<&str> = prop["enum"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let listed: Vec<&str> =
+                prop["enum"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
             assert_eq!(listed, values, "{at}: enum");
         }
         Kind::Int { min, max } => {
@@ -133,13 +119,7 @@ fn json_schemas_match_the_table_specs_and_arrow_schemas() {
             for f in fields {
                 check_field(table, f, &props[f.name]);
                 let col = arrow.field_with_name(f.name).unwrap();
-                assert_eq!(
-                    col.data_type(),
-                    &f.kind.data_type(),
-                    "{}.{}",
-                    table.name(),
-                    f.name
-                );
+                assert_eq!(col.data_type(), &f.kind.data_type(), "{}.{}", table.name(), f.name);
                 assert_eq!(
                     col.is_nullable(),
                     !f.non_null(),
@@ -178,13 +158,8 @@ fn example_lines(name: &str) -> Vec<String> {
 fn example_records_are_judged_as_documented() {
     for topic in Topic::ALL {
         let mut dec = Decoder::new(topic);
-        let src = SourceRef {
-            topic: topic.name(),
-            ..Default::default()
-        };
-        for (i, line) in example_lines(&format!("{}.valid.jsonl", topic.name()))
-            .iter()
-            .enumerate()
+        let src = SourceRef { topic: topic.name(), ..Default::default() };
+        for (i, line) in example_lines(&format!("{}.valid.jsonl", topic.name())).iter().enumerate()
         {
             let out = dec.push(line.as_bytes(), &src, 0);
             assert!(
@@ -196,12 +171,7 @@ fn example_records_are_judged_as_documented() {
         }
         let bad = example_lines(&format!("{}.invalid.jsonl", topic.name()));
         let reasons = example_lines(&format!("{}.invalid.reasons", topic.name()));
-        assert_eq!(
-            bad.len(),
-            reasons.len(),
-            "{}: one reason per invalid line",
-            topic.name()
-        );
+        assert_eq!(bad.len(), reasons.len(), "{}: one reason per invalid line", topic.name());
         for (i, (line, want)) in bad.iter().zip(&reasons).enumerate() {
             let at = format!("{} invalid line {}", topic.name(), i + 1);
             match dec.push(line.as_bytes(), &src, 0) {

@@ -92,14 +92,11 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config> {
-        let mut merged: toml::Table = toml::from_str(DEFAULT_TOML).map_err(|e| Error::Config {
-            problems: vec![format!("built-in defaults: {e}")],
-        })?;
+        let mut merged: toml::Table = toml::from_str(DEFAULT_TOML)
+            .map_err(|e| Error::Config { problems: vec![format!("built-in defaults: {e}")] })?;
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigFile {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| Error::ConfigFile { path: path.to_path_buf(), source })?;
             let user: toml::Table = toml::from_str(&text).map_err(|e| Error::Config {
                 problems: vec![format!("{}: {}", path.display(), e.to_string().trim())],
             })?;
@@ -115,10 +112,7 @@ impl Config {
                 continue;
             }
             let value = parse_env_value(&v);
-            match merged
-                .get_mut(&parts[0])
-                .and_then(toml::Value::as_table_mut)
-            {
+            match merged.get_mut(&parts[0]).and_then(toml::Value::as_table_mut) {
                 Some(section) => {
                     section.insert(parts[1].clone(), value);
                 }
@@ -128,11 +122,9 @@ impl Config {
         if !problems.is_empty() {
             return Err(Error::Config { problems });
         }
-        let cfg: Config = toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| Error::Config {
-                problems: vec![e.to_string().trim().replace('\n', " ")],
-            })?;
+        let cfg: Config = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
+            Error::Config { problems: vec![e.to_string().trim().replace('\n', " ")] }
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -144,10 +136,7 @@ impl Config {
             p.push("lake.row_group_rows: must be at least 1".to_owned());
         }
         if !(1..=22).contains(&self.lake.zstd_level) {
-            p.push(format!(
-                "lake.zstd_level: must be 1 to 22, got {}",
-                self.lake.zstd_level
-            ));
+            p.push(format!("lake.zstd_level: must be 1 to 22, got {}", self.lake.zstd_level));
         }
         if self.replay.batch_rows == 0 {
             p.push("replay.batch_rows: must be at least 1".to_owned());
@@ -161,11 +150,7 @@ impl Config {
                 self.replay.commit_interval
             ));
         }
-        if p.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Config { problems: p })
-        }
+        if p.is_empty() { Ok(()) } else { Err(Error::Config { problems: p }) }
     }
 }
 
@@ -209,29 +194,17 @@ mod tests {
         let c = Config::load(Some(&f), env).unwrap();
         assert_eq!((c.lake.zstd_level, c.replay.batch_rows), (5, 100));
 
-        std::fs::write(
-            &f,
-            "[lake]\nzstd_level = 40\n[replay]\ncommit_interval = \"soon\"\n",
-        )
-        .unwrap();
+        std::fs::write(&f, "[lake]\nzstd_level = 40\n[replay]\ncommit_interval = \"soon\"\n")
+            .unwrap();
         let e = Config::load(Some(&f), []).unwrap_err().to_string();
-        assert!(
-            e.contains("lake.zstd_level: must be 1 to 22, got 40"),
-            "{e}"
-        );
-        assert!(
-            e.contains("replay.commit_interval: \"soon\" is not a duration"),
-            "{e}"
-        );
+        assert!(e.contains("lake.zstd_level: must be 1 to 22, got 40"), "{e}");
+        assert!(e.contains("replay.commit_interval: \"soon\" is not a duration"), "{e}");
 
         std::fs::write(&f, "[lake]\nzstd_levl = 4\n").unwrap();
         let e = Config::load(Some(&f), []).unwrap_err().to_string();
         assert!(e.contains("unknown field `zstd_levl`"), "{e}");
 
-        let env = [(
-            "FIVEFOLD_LAKE__ROW_GROUP_ROWS".to_owned(),
-            "many".to_owned(),
-        )];
+        let env = [("FIVEFOLD_LAKE__ROW_GROUP_ROWS".to_owned(), "many".to_owned())];
         let e = Config::load(None, env).unwrap_err().to_string();
         assert!(e.contains("row_group_rows"), "{e}");
     }

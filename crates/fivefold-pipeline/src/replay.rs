@@ -113,11 +113,7 @@ fn open_sources(input: &Path, lake: &Lake) -> Result<Vec<FileSource>> {
         let reader: Box<dyn BufRead> = if compressed {
             let mut r = BufReader::with_capacity(1 << 20, flate2::read::MultiGzDecoder::new(file));
             let skipped = std::io::copy(&mut (&mut r).take(byte_offset), &mut std::io::sink())
-                .map_err(|source| Error::Input {
-                    op: "read",
-                    path: path.clone(),
-                    source,
-                })?;
+                .map_err(|source| Error::Input { op: "read", path: path.clone(), source })?;
             if skipped != byte_offset {
                 return Err(mismatch(&path, byte_offset, skipped));
             }
@@ -127,18 +123,14 @@ fn open_sources(input: &Path, lake: &Lake) -> Result<Vec<FileSource>> {
                 return Err(mismatch(&path, byte_offset, len));
             }
             let mut file = file;
-            file.seek(SeekFrom::Start(byte_offset))
-                .map_err(|source| Error::Input {
-                    op: "seek",
-                    path: path.clone(),
-                    source,
-                })?;
+            file.seek(SeekFrom::Start(byte_offset)).map_err(|source| Error::Input {
+                op: "seek",
+                path: path.clone(),
+                source,
+            })?;
             Box::new(BufReader::with_capacity(1 << 20, file))
         };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         out.push(FileSource {
             topic,
             name,
@@ -200,9 +192,7 @@ fn memchr(b: &[u8]) -> Option<usize> {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Replays the files of `input` into `lake`, resuming from the positions the
@@ -218,18 +208,12 @@ pub fn replay(
         files: sources.iter().map(|s| s.name.clone()).collect(),
         ..Default::default()
     };
-    let total_bytes: u64 = sources
-        .iter()
-        .map(|s| std::fs::metadata(&s.path).map(|m| m.len()).unwrap_or(0))
-        .sum();
+    let total_bytes: u64 =
+        sources.iter().map(|s| std::fs::metadata(&s.path).map(|m| m.len()).unwrap_or(0)).sum();
     let mut last_commit = Instant::now();
     let mut line = Vec::with_capacity(64 * 1024);
     // The file furthest behind in event time goes next.
-    while let Some(src) = sources
-        .iter_mut()
-        .filter(|s| !s.done)
-        .min_by_key(|s| s.last_event_ms)
-    {
+    while let Some(src) = sources.iter_mut().filter(|s| !s.done).min_by_key(|s| s.last_event_ms) {
         read_chunk(src, &mut line, opts.batch_rows, &mut summary)?;
         for (table, batch) in src.decoder.finish() {
             if table != Table::DeadLetters
@@ -268,14 +252,8 @@ fn read_chunk(
     let mut bytes = 0u64;
     let mut rejected: BTreeMap<ErrorClass, u64> = BTreeMap::new();
     while records < batch_rows as u64 {
-        let (consumed, len) =
-            read_line_capped(&mut src.reader, line, MAX_LINE_BYTES).map_err(|source| {
-                Error::Input {
-                    op: "read",
-                    path: src.path.clone(),
-                    source,
-                }
-            })?;
+        let (consumed, len) = read_line_capped(&mut src.reader, line, MAX_LINE_BYTES)
+            .map_err(|source| Error::Input { op: "read", path: src.path.clone(), source })?;
         if consumed == 0 {
             src.done = true;
             break;
@@ -324,10 +302,7 @@ fn commit(lake: &mut Lake, sources: &[FileSource], summary: &mut ReplaySummary) 
     for s in sources {
         lake.set_position(
             source_key(s.topic),
-            SourcePosition {
-                next: s.next_line,
-                byte_offset: Some(s.byte_offset),
-            },
+            SourcePosition { next: s.next_line, byte_offset: Some(s.byte_offset) },
         );
     }
     if let Some(info) = lake.commit()? {

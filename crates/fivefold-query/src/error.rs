@@ -43,23 +43,16 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Prefixes of the errors [`datafusion::prelude::SQLOptions::verify_plan`] raises.
-const REFUSAL_PREFIXES: [&str; 3] = [
-    "DDL not supported: ",
-    "DML not supported: ",
-    "Statement not supported: ",
-];
+const REFUSAL_PREFIXES: [&str; 3] =
+    ["DDL not supported: ", "DML not supported: ", "Statement not supported: "];
 
 /// Classifies an error raised while parsing or planning a statement: a refused
 /// plan node becomes [`Error::ReadOnly`], a parse, plan or schema error becomes
 /// [`Error::Sql`], anything else stays [`Error::DataFusion`].
 pub(crate) fn planning_error(err: DataFusionError) -> Error {
     let position = err.diagnostic().and_then(|d| d.span).and_then(|span| {
-        (span.start.line > 0).then(|| {
-            format!(
-                " (at line {}, column {})",
-                span.start.line, span.start.column
-            )
-        })
+        (span.start.line > 0)
+            .then(|| format!(" (at line {}, column {})", span.start.line, span.start.column))
     });
     let root = err.find_root();
     let message = match root {
@@ -91,9 +84,7 @@ pub(crate) fn planning_error(err: DataFusionError) -> Error {
 
 /// The statement kind named by a `verify_plan` refusal, in SQL words.
 fn refused_plan_kind(message: &str) -> Option<String> {
-    let name = REFUSAL_PREFIXES
-        .iter()
-        .find_map(|p| message.strip_prefix(p))?;
+    let name = REFUSAL_PREFIXES.iter().find_map(|p| message.strip_prefix(p))?;
     let name = strip_backtrace(name).trim();
     let sql = match name {
         "CreateMemoryTable" | "Ctas" => "CREATE TABLE",
@@ -127,8 +118,5 @@ fn refused_plan_kind(message: &str) -> Option<String> {
 
 /// DataFusion appends a backtrace after this separator when built with backtraces.
 fn strip_backtrace(message: &str) -> &str {
-    message
-        .split(DataFusionError::BACK_TRACE_SEP)
-        .next()
-        .unwrap_or(message)
+    message.split(DataFusionError::BACK_TRACE_SEP).next().unwrap_or(message)
 }

@@ -55,9 +55,7 @@ impl FromStr for OutputFormat {
         OutputFormat::ALL
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| Error::UnknownFormat {
-                name: s.to_string(),
-            })
+            .ok_or_else(|| Error::UnknownFormat { name: s.to_string() })
     }
 }
 
@@ -124,11 +122,7 @@ fn nested_as_json_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
                 text.append_value(String::from_utf8_lossy(&buf));
             }
         }
-        fields.push(Arc::new(Field::new(
-            field.name(),
-            DataType::Utf8,
-            field.is_nullable(),
-        )));
+        fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, field.is_nullable())));
         columns.push(Arc::new(text.finish()));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
@@ -151,11 +145,7 @@ mod tests {
         tags.append_null();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from(vec![Some(1), None, Some(-3)])),
-            Arc::new(StringArray::from(vec![
-                Some("plain"),
-                Some("a, \"b\""),
-                None,
-            ])),
+            Arc::new(StringArray::from(vec![Some("plain"), Some("a, \"b\""), None])),
             Arc::new(Float64Array::from(vec![Some(1.5), Some(0.0), None])),
             Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
             Arc::new(
@@ -207,26 +197,15 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 7);
         assert!(lines[1].starts_with("| id | name"), "{text}");
-        assert!(
-            lines
-                .iter()
-                .all(|l| l.chars().count() == lines[0].chars().count()),
-            "{text}"
-        );
+        assert!(lines.iter().all(|l| l.chars().count() == lines[0].chars().count()), "{text}");
     }
 
     #[test]
     fn parse_format() {
         assert_eq!("csv".parse::<OutputFormat>().unwrap(), OutputFormat::Csv);
         assert_eq!("JSON".parse::<OutputFormat>().unwrap(), OutputFormat::Json);
-        assert_eq!(
-            "table".parse::<OutputFormat>().unwrap(),
-            OutputFormat::Table
-        );
+        assert_eq!("table".parse::<OutputFormat>().unwrap(), OutputFormat::Table);
         let err = "xml".parse::<OutputFormat>().unwrap_err().to_string();
-        assert!(
-            err.contains("xml") && err.contains("table, csv, json"),
-            "{err}"
-        );
+        assert!(err.contains("xml") && err.contains("table, csv, json"), "{err}");
     }
 }

@@ -40,11 +40,7 @@ pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> 
 /// `physical_plan`, ...) followed by the plan indented by two spaces.
 pub async fn explain(ctx: &SessionContext, sql: &str) -> Result<String> {
     let (df, is_explain) = plan_read_only(ctx, sql).await?;
-    let df = if is_explain {
-        df
-    } else {
-        df.explain(false, false)?
-    };
+    let df = if is_explain { df } else { df.explain(false, false)? };
     let batches = df.collect().await?;
     Ok(render_explain(&batches)?)
 }
@@ -54,26 +50,16 @@ pub async fn explain(ctx: &SessionContext, sql: &str) -> Result<String> {
 async fn plan_read_only(ctx: &SessionContext, sql: &str) -> Result<(DataFrame, bool)> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
-    let statement = state
-        .sql_to_statement(sql, &dialect)
-        .map_err(|e| parse_error(e, sql))?;
+    let statement = state.sql_to_statement(sql, &dialect).map_err(|e| parse_error(e, sql))?;
     if let Some(kind) = refused_kind(&statement) {
         return Err(Error::ReadOnly { statement: kind });
     }
-    let plan = state
-        .statement_to_plan(statement)
-        .await
-        .map_err(planning_error)?;
+    let plan = state.statement_to_plan(statement).await.map_err(planning_error)?;
     // The syntax check above names the statement; this is the authoritative
     // check on the plan (it also catches e.g. `SELECT ... INTO t`).
-    read_only_options()
-        .verify_plan(&plan)
-        .map_err(planning_error)?;
+    read_only_options().verify_plan(&plan).map_err(planning_error)?;
     let is_explain = matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_));
-    let df = ctx
-        .execute_logical_plan(plan)
-        .await
-        .map_err(planning_error)?;
+    let df = ctx.execute_logical_plan(plan).await.map_err(planning_error)?;
     Ok((df, is_explain))
 }
 
@@ -84,9 +70,7 @@ fn parse_error(err: datafusion::error::DataFusionError, sql: &str) -> Error {
         Error::Sql { message } if message.contains("EOF") && !message.contains("Line: ") => {
             let line = sql.lines().count().max(1);
             let column = sql.lines().last().map_or(0, |l| l.chars().count()) + 1;
-            Error::Sql {
-                message: format!("{message} at Line: {line}, Column: {column}"),
-            }
+            Error::Sql { message: format!("{message} at Line: {line}, Column: {column}") }
         }
         other => other,
     }
@@ -94,10 +78,7 @@ fn parse_error(err: datafusion::error::DataFusionError, sql: &str) -> Error {
 
 /// The options under which statements run: no DDL, no DML, no SET-like statements.
 fn read_only_options() -> SQLOptions {
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false)
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
 /// The kind of a statement that is not read-only, in SQL words; `None` for a
@@ -143,10 +124,7 @@ fn refused_sql_kind(statement: &SqlStatement) -> Option<String> {
 /// `CREATE TABLE`, `Insert` becomes `INSERT`.
 fn variant_words(statement: &SqlStatement) -> String {
     let debug = format!("{statement:?}");
-    let name: String = debug
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let name: String = debug.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
     let mut words = String::new();
     let mut prev_lower = false;
     for c in name.chars() {
@@ -202,26 +180,17 @@ mod tests {
         assert_eq!(kind("WITH a AS (SELECT 1) SELECT * FROM a"), None);
         assert_eq!(kind("EXPLAIN SELECT 1"), None);
         assert_eq!(kind("SHOW TABLES"), None);
-        assert_eq!(
-            kind("CREATE TABLE t (a INT)").as_deref(),
-            Some("CREATE TABLE")
-        );
+        assert_eq!(kind("CREATE TABLE t (a INT)").as_deref(), Some("CREATE TABLE"));
         assert_eq!(kind("INSERT INTO t VALUES (1)").as_deref(), Some("INSERT"));
         assert_eq!(kind("DROP TABLE t").as_deref(), Some("DROP TABLE"));
         assert_eq!(kind("DROP VIEW v").as_deref(), Some("DROP VIEW"));
         assert_eq!(kind("COPY t TO '/tmp/x.csv'").as_deref(), Some("COPY"));
-        assert_eq!(
-            kind("SET datafusion.execution.batch_size = 1").as_deref(),
-            Some("SET")
-        );
+        assert_eq!(kind("SET datafusion.execution.batch_size = 1").as_deref(), Some("SET"));
         assert_eq!(
             kind("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '/tmp/x'").as_deref(),
             Some("CREATE EXTERNAL TABLE")
         );
-        assert_eq!(
-            kind("EXPLAIN ANALYZE INSERT INTO t VALUES (1)").as_deref(),
-            Some("INSERT")
-        );
+        assert_eq!(kind("EXPLAIN ANALYZE INSERT INTO t VALUES (1)").as_deref(), Some("INSERT"));
         assert_eq!(kind("BEGIN").as_deref(), Some("START TRANSACTION"));
         assert_eq!(kind("UPDATE t SET a = 1").as_deref(), Some("UPDATE"));
         assert_eq!(kind("DELETE FROM t").as_deref(), Some("DELETE"));

@@ -57,11 +57,7 @@ impl LakeTable {
         let table_schema = TableSchema::builder(table.schema())
             .with_table_partition_cols(vec![date_field()])
             .build();
-        Self {
-            table,
-            files,
-            table_schema,
-        }
+        Self { table, files, table_schema }
     }
 
     /// The lake table this provider reads.
@@ -152,11 +148,8 @@ impl TableProvider for LakeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let date_filters: Vec<Expr> = filters
-            .iter()
-            .filter(|f| is_date_filter(f))
-            .cloned()
-            .collect();
+        let date_filters: Vec<Expr> =
+            filters.iter().filter(|f| is_date_filter(f)).cloned().collect();
         let files = self.prune_files(state, &date_filters)?;
         tracing::debug!(
             table = self.table.name(),
@@ -171,10 +164,7 @@ impl TableProvider for LakeTable {
 
         let rows: u64 = files.iter().map(|f| f.rows).sum();
         let bytes: u64 = files.iter().map(|f| f.bytes).sum();
-        let partitioned = files
-            .into_iter()
-            .map(partitioned_file)
-            .collect::<DfResult<Vec<_>>>()?;
+        let partitioned = files.into_iter().map(partitioned_file).collect::<DfResult<Vec<_>>>()?;
         let groups = group_files(partitioned, state.config().target_partitions());
 
         // Row and byte counts come from the commit log; they are marked inexact
@@ -291,10 +281,8 @@ mod tests {
         let files = vec![pf("a", 10), pf("b", 9), pf("c", 1), pf("d", 1), pf("e", 1)];
         let groups = group_files(files, 2);
         assert_eq!(groups.len(), 2);
-        let sizes: Vec<u64> = groups
-            .iter()
-            .map(|g| g.iter().map(|f| f.object_meta.size).sum())
-            .collect();
+        let sizes: Vec<u64> =
+            groups.iter().map(|g| g.iter().map(|f| f.object_meta.size).sum()).collect();
         assert_eq!(sizes, vec![11, 11]);
         assert_eq!(group_files(vec![pf("a", 1)], 8).len(), 1);
         assert!(group_files(Vec::new(), 8).is_empty());

@@ -167,19 +167,12 @@ fn simple(uscc: &'static str) -> Row {
 }
 
 fn options() -> QueryOptions {
-    QueryOptions {
-        target_partitions: 4,
-        ..QueryOptions::default()
-    }
+    QueryOptions { target_partitions: 4, ..QueryOptions::default() }
 }
 
 async fn count(ctx: &SessionContext, sql: &str) -> i64 {
     let batches = query(ctx, sql).await.unwrap();
-    assert_eq!(
-        batches.iter().map(|b| b.num_rows()).sum::<usize>(),
-        1,
-        "{sql}"
-    );
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1, "{sql}");
     let b = batches.iter().find(|b| b.num_rows() == 1).unwrap();
     b.column(0).as_primitive::<Int64Type>().value(0)
 }
@@ -191,27 +184,16 @@ fn strings(batches: &[RecordBatch], idx: usize) -> Vec<String> {
         .flat_map(|b| {
             let col = datafusion::arrow::compute::cast(b.column(idx), &DataType::Utf8).unwrap();
             let col = col.as_string::<i32>();
-            (0..col.len())
-                .map(|i| col.value(i).to_string())
-                .collect::<Vec<_>>()
+            (0..col.len()).map(|i| col.value(i).to_string()).collect::<Vec<_>>()
         })
         .collect()
 }
 
 /// Two enterprise files on two dates: a.parquet (2 rows, 03-01), b.parquet (3 rows, 03-02).
 fn two_dates(lake: &Lake) -> (LakeFile, LakeFile) {
-    let a = lake.write(
-        Table::Enterprise,
-        MAR_1,
-        "a.parquet",
-        &[simple("A"), simple("B")],
-    );
-    let b = lake.write(
-        Table::Enterprise,
-        MAR_2,
-        "b.parquet",
-        &[simple("C"), simple("D"), simple("E")],
-    );
+    let a = lake.write(Table::Enterprise, MAR_1, "a.parquet", &[simple("A"), simple("B")]);
+    let b =
+        lake.write(Table::Enterprise, MAR_2, "b.parquet", &[simple("C"), simple("D"), simple("E")]);
     (a, b)
 }
 
@@ -221,12 +203,10 @@ async fn counts_across_two_dates() {
     let (a, b) = two_dates(&lake);
     let ctx = lake_session(&snapshot(vec![a, b]), &options()).unwrap();
     assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise").await, 5);
-    let batches = query(
-        &ctx,
-        "SELECT date, count(*) AS n FROM enterprise GROUP BY date ORDER BY date",
-    )
-    .await
-    .unwrap();
+    let batches =
+        query(&ctx, "SELECT date, count(*) AS n FROM enterprise GROUP BY date ORDER BY date")
+            .await
+            .unwrap();
     assert_eq!(strings(&batches, 0), ["2026-03-01", "2026-03-02"]);
     assert_eq!(strings(&batches, 1), ["2", "3"]);
     let dates: Vec<i32> = batches
@@ -243,12 +223,9 @@ async fn date_filter_reads_only_that_dates_files() {
     let b_path = b.location.clone();
     let ctx = lake_session(&snapshot(vec![a, b]), &options()).unwrap();
 
-    let plan = explain(
-        &ctx,
-        "SELECT count(*) FROM enterprise WHERE date = DATE '2026-03-01'",
-    )
-    .await
-    .unwrap();
+    let plan = explain(&ctx, "SELECT count(*) FROM enterprise WHERE date = DATE '2026-03-01'")
+        .await
+        .unwrap();
     assert!(plan.contains("a.parquet"), "{plan}");
     assert!(!plan.contains("b.parquet"), "{plan}");
     // Exact: no filter is left to evaluate on `date`.
@@ -259,25 +236,15 @@ async fn date_filter_reads_only_that_dates_files() {
     let sql = "SELECT count(*) FROM enterprise WHERE date = DATE '2026-03-01'";
     assert_eq!(count(&ctx, sql).await, 2);
     assert_eq!(
-        count(
-            &ctx,
-            "SELECT count(*) FROM enterprise WHERE date < DATE '2026-03-02'"
-        )
-        .await,
+        count(&ctx, "SELECT count(*) FROM enterprise WHERE date < DATE '2026-03-02'").await,
         2
     );
     assert_eq!(
-        count(
-            &ctx,
-            "SELECT count(*) FROM enterprise WHERE date IN (DATE '2026-03-01')"
-        )
-        .await,
+        count(&ctx, "SELECT count(*) FROM enterprise WHERE date IN (DATE '2026-03-01')").await,
         2
     );
     // ...while a query that needs it does.
-    let err = query(&ctx, "SELECT count(*) FROM enterprise WHERE uscc <> 'Z'")
-        .await
-        .unwrap_err();
+    let err = query(&ctx, "SELECT count(*) FROM enterprise WHERE uscc <> 'Z'").await.unwrap_err();
     assert!(matches!(err, Error::DataFusion(_)), "{err}");
 }
 
@@ -286,19 +253,12 @@ async fn files_not_in_the_snapshot_are_invisible() {
     let lake = Lake::new();
     let (a, b) = two_dates(&lake);
     // A complete file that was never committed, and a half-written one.
-    lake.write(
-        Table::Enterprise,
-        MAR_1,
-        "uncommitted.parquet",
-        &[simple("X"), simple("Y")],
-    );
+    lake.write(Table::Enterprise, MAR_1, "uncommitted.parquet", &[simple("X"), simple("Y")]);
     let junk = a.location.parent().unwrap().join("half.parquet");
     fs::write(&junk, b"PAR1 not really parquet").unwrap();
     let ctx = lake_session(&snapshot(vec![a, b]), &options()).unwrap();
     assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise").await, 5);
-    let batches = query(&ctx, "SELECT uscc FROM enterprise ORDER BY uscc")
-        .await
-        .unwrap();
+    let batches = query(&ctx, "SELECT uscc FROM enterprise ORDER BY uscc").await.unwrap();
     assert_eq!(strings(&batches, 0), ["A", "B", "C", "D", "E"]);
     // Other tables have no committed files: empty, with their schema.
     assert_eq!(count(&ctx, "SELECT count(*) FROM hazard").await, 0);
@@ -309,12 +269,7 @@ async fn empty_snapshot_gives_empty_tables_with_schema() {
     let ctx = lake_session(&Snapshot::default(), &options()).unwrap();
     for table in Table::ALL {
         let sql = format!("SELECT * FROM {}", table.name());
-        let rows: usize = query(&ctx, &sql)
-            .await
-            .unwrap()
-            .iter()
-            .map(|b| b.num_rows())
-            .sum();
+        let rows: usize = query(&ctx, &sql).await.unwrap().iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 0, "{sql}");
         let df = ctx.table(table.name()).await.unwrap();
         let schema = df.schema().as_arrow().clone();
@@ -325,10 +280,7 @@ async fn empty_snapshot_gives_empty_tables_with_schema() {
         assert_eq!(date.data_type(), &DataType::Date32);
         assert!(!date.is_nullable());
     }
-    assert_eq!(
-        count(&ctx, "SELECT count(*) FROM enterprise_latest").await,
-        0
-    );
+    assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise_latest").await, 0);
     assert_eq!(count(&ctx, "SELECT count(*) FROM hazard_latest").await, 0);
 }
 
@@ -360,28 +312,17 @@ async fn enterprise_latest_picks_the_newest_version() {
         &[ent("A", 25, Value::Int(1), Value::Int(1), "a-new")],
     );
     let ctx = lake_session(&snapshot(vec![day1, day2]), &options()).unwrap();
-    let batches = query(
-        &ctx,
-        "SELECT uscc, name, date FROM enterprise_latest ORDER BY uscc",
-    )
-    .await
-    .unwrap();
+    let batches =
+        query(&ctx, "SELECT uscc, name, date FROM enterprise_latest ORDER BY uscc").await.unwrap();
     assert_eq!(strings(&batches, 0), ["A", "B", "C", "D"]);
     assert_eq!(strings(&batches, 1), ["a-new", "b-new", "c-new", "d-new"]);
-    assert_eq!(
-        strings(&batches, 2),
-        ["2026-03-02", "2026-03-01", "2026-03-01", "2026-03-01"]
-    );
+    assert_eq!(strings(&batches, 2), ["2026-03-02", "2026-03-01", "2026-03-01", "2026-03-01"]);
 
     // The view has exactly the table's columns, in order.
     let view = ctx.table("enterprise_latest").await.unwrap();
     let table = ctx.table("enterprise").await.unwrap();
     let names = |df: &datafusion::prelude::DataFrame| {
-        df.schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect::<Vec<_>>()
+        df.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>()
     };
     assert_eq!(names(&view), names(&table));
 }
@@ -401,19 +342,11 @@ async fn hazard_latest_picks_the_newest_version() {
         Table::Hazard,
         MAR_1,
         "h.parquet",
-        &[
-            row("h1", 1, 1, "open"),
-            row("h1", 2, 0, "closed"),
-            row("h2", 1, 1, "open"),
-        ],
+        &[row("h1", 1, 1, "open"), row("h1", 2, 0, "closed"), row("h2", 1, 1, "open")],
     );
     let ctx = lake_session(&snapshot(vec![f]), &options()).unwrap();
-    let batches = query(
-        &ctx,
-        "SELECT hazard_id, state FROM hazard_latest ORDER BY hazard_id",
-    )
-    .await
-    .unwrap();
+    let batches =
+        query(&ctx, "SELECT hazard_id, state FROM hazard_latest ORDER BY hazard_id").await.unwrap();
     assert_eq!(strings(&batches, 0), ["h1", "h2"]);
     assert_eq!(strings(&batches, 1), ["closed", "open"]);
 }
@@ -424,16 +357,10 @@ async fn register_lake_moves_to_a_newer_snapshot() {
     let (a, b) = two_dates(&lake);
     let ctx = lake_session(&snapshot(vec![a.clone()]), &options()).unwrap();
     assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise").await, 2);
-    assert_eq!(
-        count(&ctx, "SELECT count(*) FROM enterprise_latest").await,
-        2
-    );
+    assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise_latest").await, 2);
     register_lake(&ctx, &snapshot(vec![a, b])).unwrap();
     assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise").await, 5);
-    assert_eq!(
-        count(&ctx, "SELECT count(*) FROM enterprise_latest").await,
-        5
-    );
+    assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise_latest").await, 5);
     for (name, _) in VIEWS {
         query(&ctx, &format!("SELECT * FROM {name}")).await.unwrap();
     }
@@ -443,15 +370,10 @@ async fn register_lake_moves_to_a_newer_snapshot() {
 async fn scans_push_down_projection_limit_and_filters() {
     let lake = Lake::new();
     let (a, b) = two_dates(&lake);
-    let opts = QueryOptions {
-        target_partitions: 1,
-        ..QueryOptions::default()
-    };
+    let opts = QueryOptions { target_partitions: 1, ..QueryOptions::default() };
     let ctx = lake_session(&snapshot(vec![a, b]), &opts).unwrap();
 
-    let plan = explain(&ctx, "SELECT uscc FROM enterprise LIMIT 1")
-        .await
-        .unwrap();
+    let plan = explain(&ctx, "SELECT uscc FROM enterprise LIMIT 1").await.unwrap();
     let scan = plan.lines().find(|l| l.contains("DataSourceExec")).unwrap();
     assert!(scan.contains("projection=[uscc]"), "{plan}");
     assert!(scan.contains("limit=1"), "{plan}");
@@ -466,14 +388,10 @@ async fn scans_push_down_projection_limit_and_filters() {
     assert_eq!(rows, 1);
 
     // A filter on a file column reaches the Parquet reader as a pruning predicate.
-    let plan = explain(&ctx, "SELECT name FROM enterprise WHERE uscc = 'C'")
-        .await
-        .unwrap();
+    let plan = explain(&ctx, "SELECT name FROM enterprise WHERE uscc = 'C'").await.unwrap();
     let scan = plan.lines().find(|l| l.contains("DataSourceExec")).unwrap();
     assert!(scan.contains("predicate="), "{plan}");
-    let batches = query(&ctx, "SELECT uscc FROM enterprise WHERE uscc = 'C'")
-        .await
-        .unwrap();
+    let batches = query(&ctx, "SELECT uscc FROM enterprise WHERE uscc = 'C'").await.unwrap();
     assert_eq!(strings(&batches, 0), ["C"]);
 
     // A filter mixing `date` and a file column is still answered correctly.
@@ -481,9 +399,7 @@ async fn scans_push_down_projection_limit_and_filters() {
     assert_eq!(count(&ctx, sql).await, 4);
 
     // EXPLAIN written in the SQL runs as written.
-    let analyzed = explain(&ctx, "EXPLAIN ANALYZE SELECT count(*) FROM enterprise")
-        .await
-        .unwrap();
+    let analyzed = explain(&ctx, "EXPLAIN ANALYZE SELECT count(*) FROM enterprise").await.unwrap();
     assert!(analyzed.contains("output_rows"), "{analyzed}");
 }
 
@@ -515,10 +431,7 @@ async fn query_refuses_statements_that_write() {
             ),
             "CREATE EXTERNAL TABLE",
         ),
-        (
-            "EXPLAIN ANALYZE INSERT INTO enterprise SELECT * FROM enterprise",
-            "INSERT",
-        ),
+        ("EXPLAIN ANALYZE INSERT INTO enterprise SELECT * FROM enterprise", "INSERT"),
         ("SELECT * INTO copied FROM enterprise", "CREATE TABLE"),
         ("BEGIN", "START TRANSACTION"),
     ];
@@ -527,18 +440,12 @@ async fn query_refuses_statements_that_write() {
             Err(Error::ReadOnly { statement }) => assert_eq!(statement, kind, "{sql}"),
             other => panic!("{sql}: expected ReadOnly, got {other:?}"),
         }
-        assert!(
-            matches!(explain(&ctx, sql).await, Err(Error::ReadOnly { .. })),
-            "{sql}"
-        );
+        assert!(matches!(explain(&ctx, sql).await, Err(Error::ReadOnly { .. })), "{sql}");
     }
     // Nothing was changed.
     assert!(!out.exists());
     assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise").await, 5);
-    assert_eq!(
-        count(&ctx, "SELECT count(*) FROM enterprise_latest").await,
-        5
-    );
+    assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise_latest").await, 5);
     assert!(ctx.table("copied").await.is_err());
     let err = query(&ctx, "SELECT 1").await.err();
     assert!(err.is_none());
@@ -580,11 +487,8 @@ async fn bad_sql_is_an_sql_error_with_its_position() {
 async fn memory_limit_and_batch_size_apply() {
     let lake = Lake::new();
     let (a, b) = two_dates(&lake);
-    let opts = QueryOptions {
-        target_partitions: 2,
-        memory_limit_bytes: Some(64 << 20),
-        batch_size: 2,
-    };
+    let opts =
+        QueryOptions { target_partitions: 2, memory_limit_bytes: Some(64 << 20), batch_size: 2 };
     let ctx = lake_session(&snapshot(vec![a, b]), &opts).unwrap();
     let batches = query(&ctx, "SELECT uscc FROM enterprise").await.unwrap();
     assert!(batches.iter().all(|b| b.num_rows() <= 2));

@@ -1,0 +1,113 @@
+//! Running the `fivefold` binary and reading the lake back through it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub(crate) fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fivefold"));
+    c.env_remove("FIVEFOLD_LOG");
+    c
+}
+
+/// Runs the binary to completion and returns stdout; fails with stderr.
+pub(crate) fn run_ok(args: &[&str]) -> String {
+    let out = bin().args(args).output().expect("spawn fivefold");
+    assert_success(&out, args);
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// Asserts that a finished command succeeded.
+pub(crate) fn assert_success(out: &Output, args: &[&str]) {
+    assert!(
+        out.status.success(),
+        "fivefold {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs SQL over the lake and returns the rows as CSV records (header dropped).
+pub(crate) fn sql(lake: &Path, query: &str) -> Vec<Vec<String>> {
+    let lake = lake.to_str().expect("utf-8 path");
+    let out = run_ok(&["sql", "--lake", lake, "--format", "csv", query]);
+    out.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect()
+}
+
+/// Runs SQL that returns one integer.
+pub(crate) fn sql_count(lake: &Path, query: &str) -> u64 {
+    let rows = sql(lake, query);
+    rows.first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{query} returned {rows:?}"))
+}
+
+/// Generates input files; returns (good, malformed) from the command's summary.
+pub(crate) fn generate(
+    out: &Path,
+    enterprises: u32,
+    hours: f64,
+    seed: u64,
+    bad_ratio: f64,
+) -> (u64, u64) {
+    let text = run_ok(&[
+        "generate",
+        "--enterprises",
+        &enterprises.to_string(),
+        "--hours",
+        &hours.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--bad-ratio",
+        &bad_ratio.to_string(),
+        "--out",
+        out.to_str().expect("utf-8 path"),
+    ]);
+    // "generated N records (G good, B malformed) into DIR"
+    let nums: Vec<u64> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(3)
+        .map(|s| s.parse().expect("number"))
+        .collect();
+    assert_eq!(nums.len(), 3, "unexpected generate output: {text}");
+    assert_eq!(nums[0], nums[1] + nums[2]);
+    (nums[1], nums[2])
+}
+
+/// Non-blank lines across the input files.
+pub(crate) fn input_records(dir: &Path) -> u64 {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).expect("read input dir") {
+        let text = std::fs::read(e.expect("entry").path()).expect("read input");
+        n += text.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).count()
+            as u64;
+    }
+    n
+}
+
+/// The source tables, whose rows plus dead letters account for every record.
+pub(crate) const SOURCE_TABLES: [&str; 6] =
+    ["enterprise", "hazard", "enforcement", "monitoring_point", "monitoring_reading", "rescue"];
+
+/// Rows in all source tables and in dead letters.
+pub(crate) fn lake_rows(lake: &Path) -> (u64, u64) {
+    let good =
+        SOURCE_TABLES.iter().map(|t| sql_count(lake, &format!("SELECT count(*) FROM {t}"))).sum();
+    (good, sql_count(lake, "SELECT count(*) FROM dead_letters"))
+}
+
+/// Asserts that no input line landed twice: distinct (file, line) across all tables.
+pub(crate) fn assert_no_duplicates(lake: &Path) {
+    let union = SOURCE_TABLES
+        .iter()
+        .map(|t| format!("SELECT _file AS f, _line AS l FROM {t}"))
+        .chain(std::iter::once("SELECT file AS f, line AS l FROM dead_letters".to_owned()))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let total = sql_count(lake, &format!("SELECT count(*) FROM ({union})"));
+    let distinct =
+        sql_count(lake, &format!("SELECT count(*) FROM (SELECT DISTINCT f, l FROM ({union}))"));
+    assert_eq!(total, distinct, "some input lines are in the lake more than once");
+}

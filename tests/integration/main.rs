@@ -1,0 +1,5 @@
+//! End-to-end tests of the `fivefold` binary: real processes, a real lake on
+//! disk, read back through `fivefold sql` (DataFusion).
+
+mod harness;
+mod replay;
