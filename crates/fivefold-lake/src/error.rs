@@ -62,11 +62,16 @@ pub enum Error {
         /// The version both tried to write.
         version: u64,
     },
-    /// Another process holds the writer lock of this lake.
-    #[error("the lake at {path} is already open for writing by another process")]
-    Locked {
-        /// The lock file.
-        path: PathBuf,
+    /// Another writer committed positions for these sources since this writer
+    /// read them: it owns them now, and this writer's uncommitted work is void.
+    #[error(
+        "another writer committed {} since this writer read them; this writer no longer owns \
+         them and discarded its uncommitted work",
+        .sources.join(", ")
+    )]
+    Fenced {
+        /// The source keys that moved.
+        sources: Vec<String>,
     },
 }
 

@@ -218,6 +218,28 @@ pub fn replay(layout: &Layout) -> Result<LakeState> {
     Ok(state)
 }
 
+/// Applies the entries committed after `state.version` (by other writers).
+pub fn catch_up(layout: &Layout, state: &mut LakeState) -> Result<()> {
+    loop {
+        let v = state.version + 1;
+        let path = layout.entry(v);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).ctx("read", &path),
+        };
+        let e: CommitEntry = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::CorruptLog { path: path.clone(), message: e.to_string() })?;
+        if e.version != v {
+            return Err(Error::CorruptLog {
+                path,
+                message: format!("holds version {}", e.version),
+            });
+        }
+        state.apply(&e);
+    }
+}
+
 /// Writes `bytes` to `path` durably: a temporary file, fsync, then a hard link
 /// that fails if `path` exists (the conditional create), then fsync of the folder.
 pub fn create_exclusive(path: &Path, bytes: &[u8], tmp_name: &str, durable: bool) -> Result<bool> {

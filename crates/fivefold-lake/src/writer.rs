@@ -61,7 +61,8 @@ struct OpenFile {
     rows: u64,
 }
 
-/// A lake opened for writing. One writer per lake (a lock file enforces it).
+/// A lake opened for writing. Several writers may share a lake: each claims
+/// log versions exclusively and owns the sources it commits positions for.
 pub struct Lake {
     layout: Layout,
     state: LakeState,
@@ -84,21 +85,21 @@ impl Lake {
     /// rolled forward, and staged files no commit refers to are deleted.
     pub fn open(root: impl Into<PathBuf>, opts: WriterOptions) -> Result<Lake> {
         let layout = Layout { root: root.into() };
-        for d in [layout.log_dir(), layout.staging(), layout.meta().join("state")] {
+        let writer_id = writer_id();
+        let my_staging = layout.staging().join(&writer_id);
+        for d in [layout.log_dir(), my_staging.clone(), layout.meta().join("state")] {
             fs::create_dir_all(&d).ctx("create directory", &d)?;
         }
-        let lock_path = layout.meta().join("writer.lock");
-        let lock = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .ctx("open", &lock_path)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => return Err(Error::Locked { path: lock_path }),
-            Err(fs::TryLockError::Error(e)) => return Err(e).ctx("lock", &lock_path),
-        }
+        // Each writer stages into its own folder and holds a lock on its own
+        // lock file for as long as it lives, so that others can tell its
+        // leftovers (after a crash) from work in progress.
+        let lock_path = layout.staging().join(format!("{writer_id}.lock"));
+        let lock = fs::File::create(&lock_path).ctx("create", &lock_path)?;
+        lock.try_lock().map_err(|e| Error::Io {
+            op: "lock",
+            path: lock_path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         let state = log::replay(&layout)?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
@@ -109,7 +110,7 @@ impl Lake {
         let mut lake = Lake {
             layout,
             state,
-            writer_id: writer_id(),
+            writer_id,
             opts,
             props,
             seq: 0,
@@ -173,17 +174,38 @@ impl Lake {
             }
             link_into_place(&st, &fin)?;
         }
-        // Everything left in staging is either linked already or uncommitted.
+        // What dead writers left in staging is linked already or uncommitted.
         let staging = self.layout.staging();
-        remove_tree_contents(&staging)?;
-        let logdir = self.layout.log_dir();
-        for item in fs::read_dir(&logdir).ctx("read directory", &logdir)? {
-            let p = item.ctx("read directory", &logdir)?.path();
-            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(".tmp-")) {
+        for item in fs::read_dir(&staging).ctx("read directory", &staging)? {
+            let p = item.ctx("read directory", &staging)?.path();
+            let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
+            let id = name.strip_suffix(".lock").unwrap_or(name);
+            if id == self.writer_id || writer_alive(&staging, id) {
+                continue;
+            }
+            if p.is_dir() {
+                fs::remove_dir_all(&p).ctx("remove", &p)?;
+            } else {
                 fs::remove_file(&p).ctx("remove", &p)?;
             }
         }
+        let logdir = self.layout.log_dir();
+        for item in fs::read_dir(&logdir).ctx("read directory", &logdir)? {
+            let p = item.ctx("read directory", &logdir)?.path();
+            let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
+            if let Some(rest) = name.strip_prefix(".tmp-") {
+                let id = rest.split('-').next().unwrap_or_default();
+                if id != self.writer_id && !writer_alive(&staging, id) {
+                    fs::remove_file(&p).ctx("remove", &p)?;
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Reads the commits other writers made since this one last looked.
+    pub fn refresh(&mut self) -> Result<()> {
+        log::catch_up(&self.layout, &mut self.state)
     }
 
     /// Appends a batch of `table` to the open transaction, split by the UTC
@@ -241,7 +263,7 @@ impl Lake {
 
     fn create_file(&mut self, table: Table, date: i64) -> Result<OpenFile> {
         let name = self.next_name("parquet");
-        let staged_rel = format!("_fivefold/staging/{name}");
+        let staged_rel = format!("_fivefold/staging/{}/{name}", self.writer_id);
         let final_rel = format!("{}/date={}/{name}", table.name(), format_date(date));
         let path = self.layout.root.join(&staged_rel);
         let file = fs::File::create(&path).ctx("create", &path)?;
@@ -262,7 +284,7 @@ impl Lake {
     /// Stages an operator-state blob under `key`; committed with the next commit.
     pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
         let name = self.next_name("state");
-        let staged = format!("_fivefold/staging/{name}");
+        let staged = format!("_fivefold/staging/{}/{name}", self.writer_id);
         let path = self.layout.root.join(&staged);
         fs::write(&path, bytes).ctx("write", &path)?;
         if self.opts.durable {
@@ -330,9 +352,9 @@ impl Lake {
             });
         }
         if self.opts.durable {
-            log::sync_dir(&self.layout.staging())?;
+            log::sync_dir(&self.layout.staging().join(&self.writer_id))?;
         }
-        let entry = CommitEntry {
+        let mut entry = CommitEntry {
             version: self.state.version + 1,
             committed_at_ms: now_ms(),
             writer: self.writer_id.clone(),
@@ -342,10 +364,33 @@ impl Lake {
             sources: std::mem::take(&mut self.pending_sources),
             state: std::mem::take(&mut self.staged_state),
         };
-        let path = self.layout.entry(entry.version);
-        let tmp = format!(".tmp-{}-{}", self.writer_id, entry.version);
-        if !log::create_exclusive(&path, &log::to_json(&entry), &tmp, self.opts.durable)? {
-            return Err(Error::Conflict { version: entry.version });
+        // Optimistic concurrency: if another writer took the version, read its
+        // commits and retry, unless it moved one of the sources this commit
+        // covers. Then this writer lost them (a rebalance) and its work must go.
+        let bases: Vec<(String, Option<SourcePosition>)> =
+            entry.sources.keys().map(|k| (k.clone(), self.state.sources.get(k).copied())).collect();
+        loop {
+            let path = self.layout.entry(entry.version);
+            let tmp = format!(".tmp-{}-{}", self.writer_id, entry.version);
+            if log::create_exclusive(&path, &log::to_json(&entry), &tmp, self.opts.durable)? {
+                break;
+            }
+            self.refresh()?;
+            let moved: Vec<String> = bases
+                .iter()
+                .filter(|(k, base)| self.state.sources.get(k).copied() != *base)
+                .map(|(k, _)| k.clone())
+                .collect();
+            if !moved.is_empty() {
+                for a in &entry.adds {
+                    let _ = fs::remove_file(self.layout.root.join(&a.staged));
+                }
+                for s in entry.state.values() {
+                    let _ = fs::remove_file(self.layout.root.join(&s.staged));
+                }
+                return Err(Error::Fenced { sources: moved });
+            }
+            entry.version = self.state.version + 1;
         }
         // The commit is durable from here on.
         let replaced: Vec<StateRef> =
@@ -421,6 +466,12 @@ impl Drop for Lake {
         for p in self.linked_staged.drain(..) {
             let _ = fs::remove_file(p);
         }
+        // With nothing uncommitted, the writer leaves no trace in staging.
+        let staging = self.layout.staging();
+        if self.open.is_empty() && self.staged_state.is_empty() {
+            let _ = fs::remove_dir(staging.join(&self.writer_id));
+            let _ = fs::remove_file(staging.join(format!("{}.lock", self.writer_id)));
+        }
     }
 }
 
@@ -436,16 +487,12 @@ fn link_into_place(staged: &Path, fin: &Path) -> Result<()> {
     }
 }
 
-fn remove_tree_contents(dir: &Path) -> Result<()> {
-    for item in fs::read_dir(dir).ctx("read directory", dir)? {
-        let p = item.ctx("read directory", dir)?.path();
-        if p.is_dir() {
-            fs::remove_dir_all(&p).ctx("remove", &p)?;
-        } else {
-            fs::remove_file(&p).ctx("remove", &p)?;
-        }
+/// True while the writer `id` holds its lock file.
+fn writer_alive(staging: &Path, id: &str) -> bool {
+    match fs::File::open(staging.join(format!("{id}.lock"))) {
+        Err(_) => false,
+        Ok(f) => matches!(f.try_lock(), Err(fs::TryLockError::WouldBlock)),
     }
-    Ok(())
 }
 
 fn now_ms() -> i64 {

@@ -25,8 +25,13 @@ fn opts() -> WriterOptions {
     WriterOptions { durable: false, ..Default::default() }
 }
 
+/// True when no writer's staging folder holds a file.
 fn staging_is_empty(root: &Path) -> bool {
-    fs::read_dir(root.join("_fivefold/staging")).unwrap().next().is_none()
+    fs::read_dir(root.join("_fivefold/staging"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .all(|d| fs::read_dir(d).unwrap().next().is_none())
 }
 
 #[test]
@@ -165,14 +170,48 @@ fn damaged_or_gapped_logs_are_refused() {
 }
 
 #[test]
-fn a_second_writer_is_locked_out_and_a_claimed_version_conflicts() {
+fn two_writers_share_a_lake_and_a_stale_owner_is_fenced() {
     let dir = tempfile::tempdir().unwrap();
-    let mut lake = Lake::open(dir.path(), opts()).unwrap();
-    assert!(matches!(Lake::open(dir.path(), opts()), Err(Error::Locked { .. })));
-    // Another writer (on a store without locks) claimed version 1 first.
-    fs::write(dir.path().join("_fivefold/log/00000000000000000001.json"), b"{}").unwrap();
-    lake.set_position("s", SourcePosition { next: 1, byte_offset: None });
-    assert!(matches!(lake.commit(), Err(Error::Conflict { version: 1 })));
+    let mut a = Lake::open(dir.path(), opts()).unwrap();
+    let mut b = Lake::open(dir.path(), opts()).unwrap();
+    let pos = |n| SourcePosition { next: n, byte_offset: None };
+    a.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
+    a.set_position("kafka:hazard:0", pos(10));
+    assert_eq!(a.commit().unwrap().unwrap().version, 1);
+    // b has not seen version 1; its commit of another partition retries as 2.
+    b.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
+    b.set_position("kafka:hazard:1", pos(20));
+    assert_eq!(b.commit().unwrap().unwrap().version, 2);
+    // b believes it still owns partition 0 at its old position, but a has
+    // moved it: b's commit is refused and its files never become visible.
+    let mut c = Lake::open(dir.path(), opts()).unwrap();
+    c.set_position("kafka:hazard:0", pos(5));
+    a.set_position("kafka:hazard:0", pos(30));
+    a.commit().unwrap();
+    c.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
+    let err = c.commit().unwrap_err();
+    assert!(matches!(&err, Error::Fenced { sources } if sources == &["kafka:hazard:0"]), "{err}");
+    let snap = read_snapshot(dir.path()).unwrap();
+    assert_eq!(snap.version, 3);
+    assert_eq!(snap.files.iter().map(|f| f.rows).sum::<u64>(), 2);
+    b.refresh().unwrap();
+    assert_eq!(b.state().sources["kafka:hazard:0"].next, 30);
+}
+
+#[test]
+fn a_dead_writers_leftovers_are_cleared_but_a_live_writers_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = Lake::open(dir.path(), opts()).unwrap();
+    live.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
+    // A writer that died mid-transaction left a staged file and no lock.
+    let dead = dir.path().join("_fivefold/staging/00000000deadbeef");
+    fs::create_dir_all(&dead).unwrap();
+    fs::write(dead.join("part-x.parquet"), b"partial").unwrap();
+    fs::write(dir.path().join("_fivefold/staging/00000000deadbeef.lock"), b"").unwrap();
+    let _other = Lake::open(dir.path(), opts()).unwrap();
+    assert!(!dead.exists(), "the dead writer's staging is removed");
+    // The live writer's transaction is untouched and still commits.
+    assert_eq!(live.commit().unwrap().unwrap().rows, 1);
 }
 
 #[test]
