@@ -104,6 +104,7 @@ fn a_commit_interrupted_before_linking_is_rolled_forward() {
     }
     drop(lake);
     for (fin, staged) in &moved {
+        fs::create_dir_all(staged.parent().unwrap()).unwrap();
         fs::rename(fin, staged).unwrap();
     }
     let fin = moved[0].0.clone();
