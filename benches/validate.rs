@@ -2,7 +2,7 @@
 //!
 //! Records come from the synthetic generator (realistic field mix and sizes).
 //! Criterion reports elements/s (records) and bytes/s for one core.
-//! Run: `cargo bench -p fivefold --bench validate`.
+//! Run: `cargo bench -p fivefold-model --bench validate`.
 
 // criterion_group! expands to an undocumented public function.
 #![allow(missing_docs)]

@@ -22,6 +22,27 @@ pub struct Config {
     pub lake: LakeConfig,
     /// File replay.
     pub replay: ReplayConfig,
+    /// The Kafka cluster and topics.
+    pub kafka: fivefold_kafka::KafkaConfig,
+    /// The Kafka pipeline.
+    pub run: RunConfig,
+}
+
+/// `[run]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Commit at least this often ("5s").
+    pub commit_interval: String,
+    /// Commit when this many rows are pending.
+    pub commit_rows: u64,
+}
+
+impl RunConfig {
+    /// `commit_interval` as a duration (validated by [`Config::validate`]).
+    pub fn commit_interval(&self) -> Duration {
+        parse_duration(&self.commit_interval).unwrap_or(Duration::from_secs(5))
+    }
 }
 
 /// `[lake]`.
@@ -150,6 +171,16 @@ impl Config {
                 self.replay.commit_interval
             ));
         }
+        if parse_duration(&self.run.commit_interval).is_none() {
+            p.push(format!(
+                "run.commit_interval: {:?} is not a duration like \"5s\"",
+                self.run.commit_interval
+            ));
+        }
+        if self.run.commit_rows == 0 {
+            p.push("run.commit_rows: must be at least 1".to_owned());
+        }
+        p.extend(self.kafka.problems());
         if p.is_empty() { Ok(()) } else { Err(Error::Config { problems: p }) }
     }
 }

@@ -39,6 +39,9 @@ pub enum Error {
         /// What differs.
         message: String,
     },
+    /// Kafka failed.
+    #[error(transparent)]
+    Kafka(#[from] fivefold_kafka::Error),
     /// The lake failed.
     #[error(transparent)]
     Lake(#[from] fivefold_lake::Error),

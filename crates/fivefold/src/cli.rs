@@ -18,6 +18,11 @@ pub(crate) enum Command {
     Generate(GenerateArgs),
     /// Run the pipeline over files into a lake; resumes where the lake's last commit stood.
     Replay(ReplayArgs),
+    /// The production pipeline: consume the five topics from Kafka into the lake until stopped.
+    Run(RunArgs),
+    /// The whole system on one machine: an embedded Kafka-protocol broker, the generator
+    /// producing continuously, and the pipeline. Ctrl-C stops it cleanly.
+    Demo(DemoArgs),
     /// Run read-only SQL over the lake with DataFusion.
     Sql(SqlArgs),
     /// Validate a pipeline configuration file; every problem is named with its key.
@@ -27,7 +32,10 @@ pub(crate) enum Command {
 impl Command {
     /// The log level when `FIVEFOLD_LOG` is not set.
     pub(crate) fn default_log_level(&self) -> &'static str {
-        "warn"
+        match self {
+            Command::Run(_) | Command::Demo(_) => "info",
+            _ => "warn",
+        }
     }
 }
 
@@ -49,8 +57,61 @@ pub(crate) struct GenerateArgs {
     #[arg(long)]
     pub(crate) start: Option<String>,
     /// Write `<topic>.jsonl` files into this directory.
+    #[arg(long, required_unless_present = "brokers", conflicts_with = "brokers")]
+    pub(crate) out: Option<PathBuf>,
+    /// Produce to the five topics on these Kafka brokers instead (HOST:PORT,...).
     #[arg(long)]
-    pub(crate) out: PathBuf,
+    pub(crate) brokers: Option<String>,
+    /// Prefix of the topic names when producing to Kafka.
+    #[arg(long, default_value = "")]
+    pub(crate) topic_prefix: String,
+    /// Partitions of topics created when producing to Kafka (missing topics are created).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) partitions: i32,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// Pipeline configuration file (TOML); flags override it.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Kafka bootstrap servers, HOST:PORT,...
+    #[arg(long)]
+    pub(crate) brokers: Option<String>,
+    /// Consumer group id.
+    #[arg(long)]
+    pub(crate) group: Option<String>,
+    /// The lake directory.
+    #[arg(long)]
+    pub(crate) lake: Option<PathBuf>,
+    /// Prefix of the five topic names.
+    #[arg(long)]
+    pub(crate) topic_prefix: Option<String>,
+    /// Create missing topics instead of refusing to start.
+    #[arg(long)]
+    pub(crate) create_topics: bool,
+    /// Exit once the lake holds everything that was on the topics at startup.
+    #[arg(long)]
+    pub(crate) exit_at_end: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Enterprises in the synthetic city.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) enterprises: u32,
+    /// The lake directory.
+    #[arg(long, default_value = "fivefold-demo-lake")]
+    pub(crate) lake: PathBuf,
+    /// Records produced per second (event time runs as fast as the records allow).
+    #[arg(long, default_value_t = 5000)]
+    pub(crate) rate: u32,
+    /// Partitions per topic on the embedded broker.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) partitions: i32,
+    /// Seed of the synthetic city.
+    #[arg(long, default_value_t = 7)]
+    pub(crate) seed: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,0 +1,65 @@
+//! A producer for the generator, the demo and the dead-letter topic.
+
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, ThreadedProducer};
+
+use crate::config::KafkaConfig;
+use crate::error::{Error, Result};
+
+/// A keyed producer. Keys are partitioned with murmur2, as Java clients do,
+/// so the same key lands in the same partition number of every topic.
+pub struct Producer {
+    inner: ThreadedProducer<DefaultProducerContext>,
+}
+
+impl Producer {
+    /// Connects a producer with the brokers and passthrough properties of `cfg`.
+    pub fn new(cfg: &KafkaConfig) -> Result<Producer> {
+        let mut cc = cfg.client_config();
+        cc.set("partitioner", "murmur2_random")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .set("queue.buffering.max.messages", "200000");
+        Ok(Producer { inner: cc.create()? })
+    }
+
+    /// Queues one message; waits while the local queue is full.
+    pub fn send(
+        &self,
+        topic: &str,
+        key: &[u8],
+        payload: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<()> {
+        let mut hs = OwnedHeaders::new_with_capacity(headers.len());
+        for (k, v) in headers {
+            hs = hs.insert(Header { key: k, value: Some(*v) });
+        }
+        let mut record = BaseRecord::to(topic).key(key).payload(payload);
+        if !headers.is_empty() {
+            record = record.headers(hs);
+        }
+        loop {
+            match self.inner.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
+                    return Err(Error::MessageTooLarge { bytes: payload.len() });
+                }
+                Err((e, _)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Waits until every queued message is delivered (or `timeout` passes).
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.inner.flush(timeout)?;
+        Ok(())
+    }
+}

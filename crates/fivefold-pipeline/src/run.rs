@@ -1,0 +1,315 @@
+//! `fivefold run`: the pipeline from Kafka into the lake, exactly once.
+//!
+//! One thread polls the source, validates each record into its topic's
+//! decoder, and commits the lake every `run.commit_interval`. Each commit
+//! carries the next offset of every partition this instance owns, so the lake
+//! alone says where to resume: on every assignment the source seeks to the
+//! lake's offsets, and before a revocation the instance commits what it holds.
+//! A slow lake slows the poll loop itself, and librdkafka's fetch queue is
+//! bounded (`queued.max.messages.kbytes`), so memory does not grow with lag.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fivefold_kafka::{KafkaConfig, KafkaSource, PartitionKey, Producer, Rebalance, Record};
+use fivefold_lake::{CommitInfo, Lake, SourcePosition};
+use fivefold_model::{Decoder, ErrorClass, Outcome, SourceRef, Table, Topic, metric};
+
+use crate::error::Result;
+
+/// How the Kafka pipeline runs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Commit at least this often.
+    pub commit_interval: Duration,
+    /// Commit when this many records are pending.
+    pub commit_rows: u64,
+    /// Stop once the lake holds every partition up to the end offsets seen at
+    /// startup (for backfills, tests and benchmarks).
+    pub exit_at_end: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// Records consumed by this instance.
+    pub records: u64,
+    /// Accepted rows per table.
+    pub accepted: BTreeMap<Table, u64>,
+    /// Rejected records per class.
+    pub rejected: BTreeMap<ErrorClass, u64>,
+    /// Lake commits made.
+    pub commits: u64,
+}
+
+/// The source key under which a partition's next offset is committed.
+pub fn source_key((topic, partition): PartitionKey) -> String {
+    format!("kafka:{}:{partition}", topic.name())
+}
+
+fn topic_index(t: Topic) -> usize {
+    Topic::ALL.iter().position(|x| *x == t).unwrap_or_default()
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Everything the poll loop and the rebalance callbacks share.
+struct Core {
+    lake: Lake,
+    decoders: Vec<Decoder>,
+    /// Owned partitions and the next offset expected (`None`: not known yet).
+    owned: BTreeMap<PartitionKey, Option<i64>>,
+    pending: u64,
+    received: [u64; 5],
+    summary: RunSummary,
+    dead_letter: Option<(Producer, String)>,
+    /// Partitions to seek after a fenced commit.
+    reseek: Vec<(PartitionKey, Option<i64>)>,
+    /// Set when a commit inside a rebalance callback failed.
+    failed: Option<crate::Error>,
+}
+
+impl Core {
+    fn push(&mut self, rec: &Record<'_>, seen_at: i64) {
+        let key = (rec.topic(), rec.partition());
+        let Some(next) = self.owned.get_mut(&key) else {
+            return; // revoked while queued
+        };
+        if next.is_some_and(|n| rec.offset() < n) {
+            return; // already in the lake (a re-delivery after a seek)
+        }
+        *next = Some(rec.offset() + 1);
+        let src = SourceRef {
+            topic: rec.topic_name(),
+            partition: Some(rec.partition()),
+            offset: Some(rec.offset()),
+            key: rec.key(),
+            ..Default::default()
+        };
+        let i = topic_index(rec.topic());
+        self.received[i] += 1;
+        self.pending += 1;
+        match self.decoders[i].push(rec.payload(), &src, seen_at) {
+            Outcome::Accepted(t) => *self.summary.accepted.entry(t).or_default() += 1,
+            Outcome::Rejected(why) => {
+                *self.summary.rejected.entry(why.class).or_default() += 1;
+                if let Some((producer, topic)) = &self.dead_letter {
+                    let (p, o) = (rec.partition().to_string(), rec.offset().to_string());
+                    let reason = why.reason();
+                    let headers = [
+                        ("fivefold-reason", reason.as_str()),
+                        ("fivefold-error-class", why.class.as_str()),
+                        ("fivefold-source-topic", rec.topic_name()),
+                        ("fivefold-source-partition", p.as_str()),
+                        ("fivefold-source-offset", o.as_str()),
+                    ];
+                    let key = rec.key().unwrap_or_default();
+                    if let Err(error) = producer.send(topic, key, rec.payload(), &headers) {
+                        tracing::warn!(%error, "Sending a dead letter to Kafka failed.");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes what the decoders hold and commits it with the offsets.
+    fn commit(&mut self) -> Result<Option<CommitInfo>> {
+        for d in &mut self.decoders {
+            for (table, batch) in d.finish() {
+                self.lake.write(table, &batch)?;
+            }
+        }
+        for (k, next) in &self.owned {
+            if let Some(n) = next {
+                let pos = SourcePosition { next: *n as u64, byte_offset: None };
+                self.lake.set_position(source_key(*k), pos);
+            }
+        }
+        match self.lake.commit() {
+            Ok(info) => {
+                self.emit_metrics();
+                if info.is_some() {
+                    self.summary.commits += 1;
+                }
+                self.pending = 0;
+                Ok(info)
+            }
+            Err(fivefold_lake::Error::Fenced { sources }) => {
+                tracing::warn!(?sources, "Another instance owns these partitions now; rewinding.");
+                self.rewind()?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Forgets uncommitted progress: every owned partition goes back to the
+    /// lake's offset.
+    fn rewind(&mut self) -> Result<()> {
+        self.lake.refresh()?;
+        for (k, next) in self.owned.iter_mut() {
+            *next = self.lake.state().sources.get(&source_key(*k)).map(|p| p.next as i64);
+            self.reseek.push((*k, *next));
+        }
+        self.pending = 0;
+        Ok(())
+    }
+
+    fn emit_metrics(&mut self) {
+        for (i, n) in self.received.iter_mut().enumerate() {
+            if *n > 0 {
+                let topic = Topic::ALL[i].name();
+                metrics::counter!(metric::RECORDS_RECEIVED_TOTAL, "topic" => topic).increment(*n);
+                self.summary.records += *n;
+                *n = 0;
+            }
+        }
+    }
+
+    fn offsets(&self) -> Vec<(PartitionKey, i64)> {
+        self.owned.iter().filter_map(|(k, n)| n.map(|n| (*k, n))).collect()
+    }
+}
+
+struct Handler(Arc<Mutex<Core>>);
+
+fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
+    core.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Rebalance for Handler {
+    fn assigned(&self, parts: &[PartitionKey]) -> Vec<Option<i64>> {
+        let mut core = lock(&self.0);
+        if let Err(error) = core.lake.refresh() {
+            tracing::error!(%error, "Reading the lake's offsets failed.");
+            core.failed.get_or_insert(error.into());
+        }
+        parts
+            .iter()
+            .map(|k| {
+                let pos = core.lake.state().sources.get(&source_key(*k)).map(|p| p.next as i64);
+                core.owned.insert(*k, pos);
+                pos
+            })
+            .collect()
+    }
+
+    fn revoking(&self, parts: &[PartitionKey]) {
+        let mut core = lock(&self.0);
+        if let Err(error) = core.commit() {
+            tracing::error!(%error, "Committing before a revocation failed.");
+            core.failed.get_or_insert(error);
+        }
+        for k in parts {
+            core.owned.remove(k);
+        }
+    }
+}
+
+/// Runs the pipeline until `stop` is set (or, with `exit_at_end`, until the
+/// lake holds everything that was on the topics at startup), then commits.
+/// `progress` is told the records this instance has consumed so far.
+pub fn run(
+    cfg: &KafkaConfig,
+    lake: Lake,
+    opts: &RunOptions,
+    stop: &AtomicBool,
+    progress: &AtomicU64,
+) -> Result<RunSummary> {
+    let dead_letter = if cfg.dead_letter_topic.is_empty() {
+        None
+    } else {
+        Some((Producer::new(cfg)?, cfg.dead_letter_topic.clone()))
+    };
+    let core = Arc::new(Mutex::new(Core {
+        lake,
+        decoders: Topic::ALL.iter().map(|t| Decoder::new(*t)).collect(),
+        owned: BTreeMap::new(),
+        pending: 0,
+        received: [0; 5],
+        summary: RunSummary::default(),
+        dead_letter,
+        reseek: Vec::new(),
+        failed: None,
+    }));
+    let source = KafkaSource::connect(cfg, Arc::new(Handler(Arc::clone(&core))))?;
+    let ends =
+        if opts.exit_at_end { Some(source.end_offsets(cfg.connect_timeout())?) } else { None };
+    let mut last_commit = Instant::now();
+    let mut last_end_check = Instant::now();
+    let mut last_error_log: Option<Instant> = None;
+    let mut since_check = 0u32;
+    let mut consumed = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let polled = source.poll(Duration::from_millis(100));
+        let idle = polled.is_none();
+        match polled {
+            Some(Ok(rec)) => {
+                lock(&core).push(&rec, now_ms());
+                consumed += 1;
+            }
+            Some(Err(error))
+                if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) =>
+            {
+                tracing::warn!(%error, "Kafka is not answering; retrying.");
+                last_error_log = Some(Instant::now());
+            }
+            Some(Err(_)) => {}
+            None => {}
+        }
+        since_check += 1;
+        if !idle && since_check < 512 {
+            continue;
+        }
+        since_check = 0;
+        progress.store(consumed, Ordering::Relaxed);
+        let mut c = lock(&core);
+        if let Some(e) = c.failed.take() {
+            return Err(e);
+        }
+        if c.pending >= opts.commit_rows || last_commit.elapsed() >= opts.commit_interval {
+            if c.commit()?.is_some() {
+                source.commit_group_offsets(&c.offsets());
+            }
+            last_commit = Instant::now();
+        }
+        for (k, off) in std::mem::take(&mut c.reseek) {
+            if let Err(error) = source.seek(k, off) {
+                tracing::warn!(%error, "Seeking after a fenced commit failed.");
+            }
+        }
+        if let Some(ends) = &ends
+            && last_end_check.elapsed() > Duration::from_millis(500)
+        {
+            last_end_check = Instant::now();
+            c.lake.refresh()?;
+            let caught_up = ends.iter().all(|(k, end)| {
+                *end <= 0
+                    || c.lake
+                        .state()
+                        .sources
+                        .get(&source_key(*k))
+                        .is_some_and(|p| p.next as i64 >= *end)
+            });
+            if caught_up && c.pending == 0 {
+                break;
+            }
+        }
+    }
+    let summary = {
+        let mut c = lock(&core);
+        if c.commit()?.is_some() {
+            source.commit_group_offsets(&c.offsets());
+        }
+        c.emit_metrics();
+        c.summary.clone()
+    };
+    progress.store(consumed, Ordering::Relaxed);
+    // Leaving the group revokes the partitions; the handler has nothing left to commit.
+    drop(source);
+    Ok(summary)
+}
