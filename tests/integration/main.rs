@@ -1,5 +1,7 @@
 //! End-to-end tests of the `fivefold` binary: real processes, a real lake on
 //! disk, read back through `fivefold sql` (DataFusion).
 
+mod broker;
 mod harness;
+mod kafka;
 mod replay;
