@@ -43,28 +43,22 @@ pub(crate) fn sql_count(lake: &Path, query: &str) -> u64 {
         .unwrap_or_else(|| panic!("{query} returned {rows:?}"))
 }
 
-/// Generates input files; returns (good, malformed) from the command's summary.
-pub(crate) fn generate(
-    out: &Path,
+/// Generates a city with `fivefold generate` into `target` (`["--out", DIR]` or
+/// `["--brokers", ADDR, ...]`); returns (good, malformed) from its summary line.
+pub(crate) fn generate_into(
+    target: &[&str],
     enterprises: u32,
     hours: f64,
     seed: u64,
     bad_ratio: f64,
 ) -> (u64, u64) {
-    let text = run_ok(&[
-        "generate",
-        "--enterprises",
-        &enterprises.to_string(),
-        "--hours",
-        &hours.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--bad-ratio",
-        &bad_ratio.to_string(),
-        "--out",
-        out.to_str().expect("utf-8 path"),
-    ]);
-    // "generated N records (G good, B malformed) into DIR"
+    let (e, h, s, b) =
+        (enterprises.to_string(), hours.to_string(), seed.to_string(), bad_ratio.to_string());
+    let mut args = vec!["generate", "--enterprises", &e, "--hours", &h, "--seed", &s];
+    args.extend(["--bad-ratio", &b]);
+    args.extend(target);
+    let text = run_ok(&args);
+    // "generated N records (G good, B malformed) into ..."
     let nums: Vec<u64> = text
         .split(|c: char| !c.is_ascii_digit())
         .filter(|s| !s.is_empty())
@@ -74,6 +68,23 @@ pub(crate) fn generate(
     assert_eq!(nums.len(), 3, "unexpected generate output: {text}");
     assert_eq!(nums[0], nums[1] + nums[2]);
     (nums[1], nums[2])
+}
+
+/// Generates input files; returns (good, malformed).
+pub(crate) fn generate(
+    out: &Path,
+    enterprises: u32,
+    hours: f64,
+    seed: u64,
+    bad_ratio: f64,
+) -> (u64, u64) {
+    generate_into(
+        &["--out", out.to_str().expect("utf-8 path")],
+        enterprises,
+        hours,
+        seed,
+        bad_ratio,
+    )
 }
 
 /// Non-blank lines across the input files.

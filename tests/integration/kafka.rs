@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::broker::{Broker, Storage};
 use crate::harness::*;
 
-/// Produces a generated city to the broker; returns (good, bad).
+/// Produces a generated city (1% malformed) to the broker; returns (good, bad).
 fn produce(
     broker: &Broker,
     enterprises: u32,
@@ -17,28 +17,8 @@ fn produce(
     seed: u64,
     partitions: i32,
 ) -> (u64, u64) {
-    let text = run_ok(&[
-        "generate",
-        "--brokers",
-        &broker.addr(),
-        "--enterprises",
-        &enterprises.to_string(),
-        "--hours",
-        &hours.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--bad-ratio",
-        "0.01",
-        "--partitions",
-        &partitions.to_string(),
-    ]);
-    let nums: Vec<u64> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .take(3)
-        .map(|s| s.parse().unwrap())
-        .collect();
-    (nums[1], nums[2])
+    let (addr, parts) = (broker.addr(), partitions.to_string());
+    generate_into(&["--brokers", &addr, "--partitions", &parts], enterprises, hours, seed, 0.01)
 }
 
 fn spawn_run(broker: &Broker, lake: &Path, extra: &[&str]) -> Child {

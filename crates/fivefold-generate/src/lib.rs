@@ -235,17 +235,23 @@ impl BadClass {
 
     /// The snake_case name, e.g. `not_json`.
     pub fn name(self) -> &'static str {
+        self.error_class().as_str()
+    }
+
+    /// The class the validator gives a record malformed this way.
+    pub fn error_class(self) -> fivefold_model::ErrorClass {
+        use fivefold_model::ErrorClass as E;
         match self {
-            BadClass::NotJson => "not_json",
-            BadClass::NotObject => "not_object",
-            BadClass::MissingField => "missing_field",
-            BadClass::WrongType => "wrong_type",
-            BadClass::BadEnum => "bad_enum",
-            BadClass::BadTimestamp => "bad_timestamp",
-            BadClass::BadUscc => "bad_uscc",
-            BadClass::OutOfRange => "out_of_range",
-            BadClass::TooLarge => "too_large",
-            BadClass::NewerSchemaVersion => "newer_schema_version",
+            BadClass::NotJson => E::NotJson,
+            BadClass::NotObject => E::NotObject,
+            BadClass::MissingField => E::MissingField,
+            BadClass::WrongType => E::WrongType,
+            BadClass::BadEnum => E::BadEnum,
+            BadClass::BadTimestamp => E::BadTimestamp,
+            BadClass::BadUscc => E::BadUscc,
+            BadClass::OutOfRange => E::OutOfRange,
+            BadClass::TooLarge => E::TooLarge,
+            BadClass::NewerSchemaVersion => E::NewerSchemaVersion,
         }
     }
 

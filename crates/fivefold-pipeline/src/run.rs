@@ -65,6 +65,7 @@ struct Core {
     owned: BTreeMap<PartitionKey, Option<i64>>,
     pending: u64,
     received: [u64; 5],
+    rejected: BTreeMap<ErrorClass, u64>,
     summary: RunSummary,
     dead_letter: Option<(Producer, String)>,
     /// Partitions to seek after a fenced commit.
@@ -96,7 +97,7 @@ impl Core {
         match self.decoders[i].push(rec.payload(), &src, seen_at) {
             Outcome::Accepted(t) => *self.summary.accepted.entry(t).or_default() += 1,
             Outcome::Rejected(why) => {
-                *self.summary.rejected.entry(why.class).or_default() += 1;
+                *self.rejected.entry(why.class).or_default() += 1;
                 if let Some((producer, topic)) = &self.dead_letter {
                     let (p, o) = (rec.partition().to_string(), rec.offset().to_string());
                     let reason = why.reason();
@@ -168,6 +169,10 @@ impl Core {
                 *n = 0;
             }
         }
+        for (class, n) in std::mem::take(&mut self.rejected) {
+            metrics::counter!(metric::DEAD_LETTERS_TOTAL, "reason" => class.as_str()).increment(n);
+            *self.summary.rejected.entry(class).or_default() += n;
+        }
     }
 
     fn offsets(&self) -> Vec<(PartitionKey, i64)> {
@@ -231,6 +236,7 @@ pub fn run(
         owned: BTreeMap::new(),
         pending: 0,
         received: [0; 5],
+        rejected: BTreeMap::new(),
         summary: RunSummary::default(),
         dead_letter,
         reseek: Vec::new(),
@@ -271,7 +277,18 @@ pub fn run(
         if let Some(e) = c.failed.take() {
             return Err(e);
         }
-        if c.pending >= opts.commit_rows || last_commit.elapsed() >= opts.commit_interval {
+        // With an end in sight, commit as soon as this instance has read up to it.
+        let read_to_end = ends.as_ref().is_some_and(|ends| {
+            c.pending > 0
+                && ends.iter().all(|(k, end)| match c.owned.get(k) {
+                    Some(next) => *end <= 0 || next.is_some_and(|n| n >= *end),
+                    None => true,
+                })
+        });
+        if read_to_end
+            || c.pending >= opts.commit_rows
+            || last_commit.elapsed() >= opts.commit_interval
+        {
             if c.commit()?.is_some() {
                 source.commit_group_offsets(&c.offsets());
             }
