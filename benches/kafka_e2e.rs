@@ -183,7 +183,8 @@ fn replay(args: &[String]) {
         .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
         .unwrap_or(0);
     let started = Instant::now();
-    let opts = fivefold_pipeline::ReplayOptions::default();
+    let model = fivefold_score::RiskModel::reference().unwrap_or_else(|e| panic!("{e}"));
+    let opts = fivefold_pipeline::ReplayOptions { model: Some(model), ..Default::default() };
     let summary =
         fivefold_pipeline::replay(std::path::Path::new(&input), &mut lake, &opts, &mut |_| {})
             .unwrap_or_else(|e| panic!("{e}"));

@@ -322,11 +322,17 @@ pub enum Table {
     Rescue,
     /// Records that failed validation, with the reason.
     DeadLetters,
+    /// Sensor alarm episodes derived from readings.
+    Alarms,
+    /// Risk scores per enterprise per scoring window.
+    RiskScores,
+    /// Records that arrived later than the allowed lateness.
+    LateEvents,
 }
 
 impl Table {
     /// Every table, in a stable order.
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 10] = [
         Table::Enterprise,
         Table::Hazard,
         Table::Enforcement,
@@ -334,6 +340,9 @@ impl Table {
         Table::MonitoringReading,
         Table::Rescue,
         Table::DeadLetters,
+        Table::Alarms,
+        Table::RiskScores,
+        Table::LateEvents,
     ];
 
     /// The table (and folder) name in the lake.
@@ -346,6 +355,9 @@ impl Table {
             Table::MonitoringReading => "monitoring_reading",
             Table::Rescue => "rescue",
             Table::DeadLetters => "dead_letters",
+            Table::Alarms => "alarms",
+            Table::RiskScores => "risk_scores",
+            Table::LateEvents => "late_events",
         }
     }
 
@@ -363,7 +375,7 @@ impl Table {
             Table::MonitoringPoint => Some(MONITORING_POINT),
             Table::MonitoringReading => Some(MONITORING_READING),
             Table::Rescue => Some(RESCUE),
-            Table::DeadLetters => None,
+            Table::DeadLetters | Table::Alarms | Table::RiskScores | Table::LateEvents => None,
         }
     }
 
@@ -371,6 +383,8 @@ impl Table {
     pub fn partition_time_column(self) -> &'static str {
         match self {
             Table::DeadLetters => "seen_at",
+            Table::Alarms => "start_time",
+            Table::RiskScores => "window_start",
             _ => "event_time",
         }
     }
@@ -398,22 +412,89 @@ impl Table {
                 cols.extend(source_columns());
                 Schema::new(cols)
             }
-            None => Schema::new(vec![
-                Field::new("topic", DataType::Utf8, false),
-                Field::new("partition", DataType::Int32, true),
-                Field::new("offset", DataType::Int64, true),
-                Field::new("file", DataType::Utf8, true),
-                Field::new("line", DataType::Int64, true),
-                Field::new("key", DataType::Utf8, true),
-                Field::new("raw", DataType::Utf8, false),
-                Field::new("raw_encoding", DataType::Utf8, false),
-                Field::new("reason", DataType::Utf8, false),
-                Field::new("error_class", DataType::Utf8, false),
-                Field::new("field", DataType::Utf8, true),
-                Field::new("seen_at", timestamp_type(), false),
-            ]),
+            None => Schema::new(self.derived_columns()),
         }
     }
+
+    fn derived_columns(self) -> Vec<Field> {
+        let ts = |n: &str, nullable| Field::new(n, timestamp_type(), nullable);
+        let utf8 = |n: &str, nullable| Field::new(n, DataType::Utf8, nullable);
+        let f64 = |n: &str| Field::new(n, DataType::Float64, false);
+        match self {
+            Table::Alarms => vec![
+                utf8("alarm_id", false),
+                utf8("uscc", false),
+                utf8("point_id", true),
+                utf8("kind", false),
+                ts("start_time", false),
+                ts("end_time", true),
+                Field::new("peak_value", DataType::Float64, true),
+                Field::new("set_point", DataType::Float64, true),
+            ],
+            Table::RiskScores => vec![
+                utf8("uscc", false),
+                utf8("region_code", true),
+                ts("window_start", false),
+                ts("window_end", false),
+                Field::new("revision", DataType::Int64, false),
+                utf8("model_version", false),
+                f64("inherent_points"),
+                f64("monitoring_points"),
+                f64("hazard_points"),
+                f64("enforcement_points"),
+                f64("rescue_points"),
+                f64("risk_points"),
+                f64("safety_score"),
+                utf8("color", false),
+                Field::new("overrides", list_of(DataType::Utf8), false),
+                Field::new("contributions", list_of(contribution_type()), false),
+                ts("computed_at", false),
+            ],
+            Table::LateEvents => vec![
+                utf8("table", false),
+                utf8("topic", false),
+                Field::new("partition", DataType::Int32, true),
+                Field::new("offset", DataType::Int64, true),
+                utf8("file", true),
+                Field::new("line", DataType::Int64, true),
+                utf8("key", true),
+                ts("event_time", false),
+                ts("watermark", false),
+                utf8("reason", false),
+            ],
+            _ => vec![
+                utf8("topic", false),
+                Field::new("partition", DataType::Int32, true),
+                Field::new("offset", DataType::Int64, true),
+                utf8("file", true),
+                Field::new("line", DataType::Int64, true),
+                utf8("key", true),
+                utf8("raw", false),
+                utf8("raw_encoding", false),
+                utf8("reason", false),
+                utf8("error_class", false),
+                utf8("field", true),
+                ts("seen_at", false),
+            ],
+        }
+    }
+}
+
+/// `List<T>` with a nullable `item` field, as Arrow's list builders make it.
+pub fn list_of(item: DataType) -> DataType {
+    DataType::List(Arc::new(Field::new("item", item, true)))
+}
+
+/// One entry of `risk_scores.contributions`: `{rule, points, event_ids}`.
+pub fn contribution_type() -> DataType {
+    DataType::Struct(
+        vec![
+            Field::new("rule", DataType::Utf8, false),
+            Field::new("points", DataType::Float64, false),
+            Field::new("event_ids", list_of(DataType::Utf8), false),
+        ]
+        .into(),
+    )
 }
 
 /// UTC millisecond timestamps, the type of every time column.
@@ -425,11 +506,7 @@ pub fn timestamp_type() -> DataType {
 /// and where the record came from (Kafka coordinates, or file and line in replay).
 pub fn source_columns() -> Vec<Field> {
     vec![
-        Field::new(
-            "quality_flags",
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
-            false,
-        ),
+        Field::new("quality_flags", list_of(DataType::Utf8), false),
         Field::new("extra", DataType::Utf8, true),
         Field::new("_topic", DataType::Utf8, false),
         Field::new("_partition", DataType::Int32, true),

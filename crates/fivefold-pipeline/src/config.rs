@@ -20,12 +20,41 @@ pub const ENV_PREFIX: &str = "FIVEFOLD_";
 pub struct Config {
     /// Where and how the lake is written.
     pub lake: LakeConfig,
+    /// Scoring.
+    pub scoring: ScoringConfig,
     /// File replay.
     pub replay: ReplayConfig,
     /// The Kafka cluster and topics.
     pub kafka: fivefold_kafka::KafkaConfig,
     /// The Kafka pipeline.
     pub run: RunConfig,
+}
+
+/// `[scoring]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringConfig {
+    /// Derive alarms and risk scores.
+    pub enabled: bool,
+    /// Risk model file; empty for the built-in reference model.
+    pub rules: String,
+}
+
+impl ScoringConfig {
+    /// The model to score with (`None` when scoring is off); `rules` overrides the file.
+    pub fn model(&self, rules: Option<&Path>) -> Result<Option<fivefold_score::RiskModel>> {
+        if !self.enabled && rules.is_none() {
+            return Ok(None);
+        }
+        let path = rules
+            .map(Path::to_path_buf)
+            .or_else(|| (!self.rules.is_empty()).then(|| PathBuf::from(&self.rules)));
+        let model = match path {
+            Some(p) => fivefold_score::RiskModel::load(&p)?,
+            None => fivefold_score::RiskModel::reference()?,
+        };
+        Ok(Some(model))
+    }
 }
 
 /// `[run]`.

@@ -42,6 +42,9 @@ pub enum Error {
     /// Kafka failed.
     #[error(transparent)]
     Kafka(#[from] fivefold_kafka::Error),
+    /// Scoring failed.
+    #[error(transparent)]
+    Score(#[from] fivefold_score::Error),
     /// The lake failed.
     #[error(transparent)]
     Lake(#[from] fivefold_lake::Error),

@@ -19,6 +19,7 @@ use arrow::datatypes::TimestampMillisecondType;
 use fivefold_lake::{Lake, SourcePosition};
 use fivefold_model::decode::MAX_RECORD_BYTES;
 use fivefold_model::{Decoder, ErrorClass, Outcome, SourceRef, Table, Topic, metric};
+use fivefold_score::{RiskModel, Scorer};
 
 use crate::error::{Error, Result};
 
@@ -29,6 +30,8 @@ const MAX_LINE_BYTES: usize = 4 * MAX_RECORD_BYTES;
 /// How a replay runs.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
+    /// The risk model to score with (`None`: validate and store only).
+    pub model: Option<RiskModel>,
     /// Records read from one file before switching files.
     pub batch_rows: usize,
     /// Commit when this many rows are pending.
@@ -40,6 +43,7 @@ pub struct ReplayOptions {
 impl Default for ReplayOptions {
     fn default() -> Self {
         ReplayOptions {
+            model: None,
             batch_rows: 8192,
             commit_rows: 2_000_000,
             commit_interval: Duration::from_secs(30),
@@ -210,11 +214,35 @@ pub fn replay(
     };
     let total_bytes: u64 =
         sources.iter().map(|s| std::fs::metadata(&s.path).map(|m| m.len()).unwrap_or(0)).sum();
+    // Replay is shard 0 of the scorer; each file is one source of event time.
+    let mut scorer = match &opts.model {
+        Some(m) => Some(Scorer::new(m.clone())?),
+        None => None,
+    };
+    if let Some(sc) = scorer.as_mut() {
+        if let Some(bytes) = lake.read_state(&Scorer::state_key(REPLAY_SHARD))? {
+            sc.restore(REPLAY_SHARD, &bytes)?;
+        }
+        for s in &sources {
+            sc.register_source(REPLAY_SHARD, &source_key(s.topic));
+        }
+    }
+    // The order files are read in is part of the state, so that a resumed
+    // replay interleaves them exactly as an uninterrupted one would.
+    if let Some(bytes) = lake.read_state(ORDER_KEY)? {
+        let order: BTreeMap<String, i64> = serde_json::from_slice(&bytes).unwrap_or_default();
+        for s in &mut sources {
+            if let Some(t) = order.get(&source_key(s.topic)) {
+                s.last_event_ms = *t;
+            }
+        }
+    }
     let mut last_commit = Instant::now();
     let mut line = Vec::with_capacity(64 * 1024);
     // The file furthest behind in event time goes next.
     while let Some(src) = sources.iter_mut().filter(|s| !s.done).min_by_key(|s| s.last_event_ms) {
         read_chunk(src, &mut line, opts.batch_rows, &mut summary)?;
+        let key = source_key(src.topic);
         for (table, batch) in src.decoder.finish() {
             if table != Table::DeadLetters
                 && let Some(m) = batch
@@ -224,7 +252,17 @@ pub fn replay(
             {
                 src.last_event_ms = src.last_event_ms.max(m);
             }
+            if let Some(sc) = scorer.as_mut() {
+                sc.process(REPLAY_SHARD, &key, table, &batch)?;
+            }
             lake.write(table, &batch)?;
+        }
+        if let Some(sc) = scorer.as_mut() {
+            if src.done {
+                sc.finish_source(REPLAY_SHARD, &key);
+            }
+            sc.advance(REPLAY_SHARD, None);
+            write_output(sc, lake)?;
         }
         progress(Progress {
             bytes: sources.iter().map(|s| s.byte_offset).sum(),
@@ -233,12 +271,32 @@ pub fn replay(
         });
         if lake.pending_rows() >= opts.commit_rows || last_commit.elapsed() >= opts.commit_interval
         {
-            commit(lake, &sources, &mut summary)?;
+            commit(lake, &sources, scorer.as_ref(), &mut summary)?;
             last_commit = Instant::now();
         }
     }
-    commit(lake, &sources, &mut summary)?;
+    // End of input: close every window. Only when this run read something, so
+    // that replaying a finished input again changes nothing.
+    if let Some(sc) = scorer.as_mut()
+        && summary.records > 0
+    {
+        sc.flush(REPLAY_SHARD);
+        write_output(sc, lake)?;
+    }
+    commit(lake, &sources, scorer.as_ref(), &mut summary)?;
     Ok(summary)
+}
+
+/// The scorer shard of a replay.
+const REPLAY_SHARD: i32 = 0;
+/// State key of the replay's file order.
+const ORDER_KEY: &str = "replay/order";
+
+fn write_output(sc: &mut Scorer, lake: &mut Lake) -> Result<()> {
+    for (table, batch) in sc.take_output(now_ms())? {
+        lake.write(table, &batch)?;
+    }
+    Ok(())
 }
 
 fn read_chunk(
@@ -298,12 +356,25 @@ fn read_chunk(
     Ok(())
 }
 
-fn commit(lake: &mut Lake, sources: &[FileSource], summary: &mut ReplaySummary) -> Result<()> {
+fn commit(
+    lake: &mut Lake,
+    sources: &[FileSource],
+    scorer: Option<&Scorer>,
+    summary: &mut ReplaySummary,
+) -> Result<()> {
     for s in sources {
         lake.set_position(
             source_key(s.topic),
             SourcePosition { next: s.next_line, byte_offset: Some(s.byte_offset) },
         );
+    }
+    if let Some(sc) = scorer {
+        if let Some(state) = sc.snapshot(REPLAY_SHARD) {
+            lake.put_state(&Scorer::state_key(REPLAY_SHARD), &state)?;
+        }
+        let order: BTreeMap<String, i64> =
+            sources.iter().map(|s| (source_key(s.topic), s.last_event_ms)).collect();
+        lake.put_state(ORDER_KEY, &serde_json::to_vec(&order).unwrap_or_default())?;
     }
     if let Some(info) = lake.commit()? {
         summary.commits += 1;

@@ -34,6 +34,61 @@ pub const VIEWS: &[(&str, &str)] = &[
            ) AS __rn FROM hazard \
          ) WHERE __rn = 1",
     ),
+    (
+        "risk_latest",
+        "SELECT * EXCLUDE (__rn) FROM ( \
+           SELECT *, ROW_NUMBER() OVER ( \
+             PARTITION BY uscc ORDER BY window_end DESC, revision DESC \
+           ) AS __rn FROM risk_scores \
+         ) WHERE __rn = 1",
+    ),
+    (
+        "region_risk",
+        "WITH now AS (SELECT max(window_end) AS t FROM risk_scores), \
+         ent AS ( \
+           SELECT r.uscc, r.region_code, r.risk_points, r.color, e.major_hazard_level \
+           FROM risk_latest r LEFT JOIN enterprise_latest e ON r.uscc = e.uscc), \
+         haz AS ( \
+           SELECT uscc, \
+             sum(CASE WHEN level = 'major' THEN 1 ELSE 0 END) AS open_major, \
+             sum(CASE WHEN deadline < (SELECT t FROM now) THEN 1 ELSE 0 END) AS overdue \
+           FROM hazard_latest WHERE state NOT IN ('accepted', 'closed') GROUP BY uscc), \
+         alm AS ( \
+           SELECT uscc, count(*) AS n FROM alarms \
+           WHERE start_time >= (SELECT t FROM now) - INTERVAL '24 hours' GROUP BY uscc), \
+         base AS ( \
+           SELECT ent.uscc, ent.region_code, ent.risk_points, ent.color, ent.major_hazard_level, \
+             coalesce(haz.open_major, 0) AS open_major, coalesce(haz.overdue, 0) AS overdue, \
+             coalesce(alm.n, 0) AS alarms \
+           FROM ent LEFT JOIN haz ON ent.uscc = haz.uscc LEFT JOIN alm ON ent.uscc = alm.uscc), \
+         levels AS ( \
+           SELECT 'town' AS level, substr(region_code, 1, 9) || '000' AS region_code, risk_points, \
+             color, major_hazard_level, open_major, overdue, alarms FROM base \
+           UNION ALL \
+           SELECT 'county' AS level, substr(region_code, 1, 6) || '000000' AS region_code, \
+             risk_points, color, major_hazard_level, open_major, overdue, alarms FROM base), \
+         agg AS ( \
+           SELECT level, region_code, count(*) AS n, \
+             sum(CASE WHEN color = 'red' THEN 1 ELSE 0 END) AS n_red, \
+             sum(CASE WHEN color = 'orange' THEN 1 ELSE 0 END) AS n_orange, \
+             sum(CASE WHEN color = 'yellow' THEN 1 ELSE 0 END) AS n_yellow, \
+             sum(CASE WHEN color = 'blue' THEN 1 ELSE 0 END) AS n_blue, \
+             sum(CASE WHEN color = 'red' AND major_hazard_level BETWEEN 1 AND 2 THEN 1 ELSE 0 END) \
+               AS n_red_major, \
+             avg(risk_points) AS mean_risk_points, \
+             approx_percentile_cont(risk_points, 0.9) AS p90_risk_points, \
+             sum(open_major) AS open_major_hazards, sum(overdue) AS overdue_hazards, \
+             sum(alarms) AS alarms_24h \
+           FROM levels GROUP BY level, region_code) \
+         SELECT level, region_code, \
+           CASE WHEN n_red_major >= 1 OR n_red >= 3 THEN 'red' \
+                WHEN n_red >= 1 OR (n_red + n_orange) >= 0.1 * n THEN 'orange' \
+                WHEN (n_red + n_orange + n_yellow) >= 0.2 * n THEN 'yellow' \
+                ELSE 'blue' END AS color, \
+           n_red, n_orange, n_yellow, n_blue, mean_risk_points, p90_risk_points, \
+           open_major_hazards, overdue_hazards, alarms_24h \
+         FROM agg",
+    ),
 ];
 
 /// How a query session is set up.

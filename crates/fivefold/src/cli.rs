@@ -25,7 +25,7 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Run read-only SQL over the lake with DataFusion.
     Sql(SqlArgs),
-    /// Validate a pipeline configuration file; every problem is named with its key.
+    /// Validate a pipeline configuration or a risk model file; every problem names its key or rule.
     CheckConfig(CheckConfigArgs),
 }
 
@@ -126,6 +126,9 @@ pub(crate) struct ReplayArgs {
     /// Pipeline configuration file (TOML); flags override it.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
+    /// Risk model file (default: `[scoring] rules`, else the built-in reference model).
+    #[arg(long)]
+    pub(crate) rules: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

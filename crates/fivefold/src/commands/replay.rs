@@ -18,6 +18,7 @@ pub(crate) fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let mut lake = Lake::open(&cfg.lake.path, cfg.lake.writer_options())
         .with_context(|| format!("opening the lake at {}", cfg.lake.path.display()))?;
     let opts = ReplayOptions {
+        model: cfg.scoring.model(args.rules.as_deref())?,
         batch_rows: cfg.replay.batch_rows,
         commit_rows: cfg.replay.commit_rows,
         commit_interval: cfg.replay.commit_interval(),
