@@ -31,7 +31,25 @@ pub(crate) fn assert_success(out: &Output, args: &[&str]) {
 pub(crate) fn sql(lake: &Path, query: &str) -> Vec<Vec<String>> {
     let lake = lake.to_str().expect("utf-8 path");
     let out = run_ok(&["sql", "--lake", lake, "--format", "csv", query]);
-    out.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect()
+    out.lines().skip(1).map(csv_fields).collect()
+}
+
+/// Splits one CSV line, honouring double quotes.
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let (mut quoted, mut chars) = (false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                out.last_mut().expect("a field").push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(String::new()),
+            (c, _) => out.last_mut().expect("a field").push(c),
+        }
+    }
+    out
 }
 
 /// Runs SQL that returns one integer.

@@ -5,3 +5,4 @@ mod broker;
 mod harness;
 mod kafka;
 mod replay;
+mod scoring;

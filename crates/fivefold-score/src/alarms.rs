@@ -308,6 +308,9 @@ impl PointState {
                         mon.decay.0,
                     ));
                 }
+                if due > ep.standing {
+                    ent.time_varying = true;
+                }
                 ep.standing = ep.standing.max(due);
             }
         }
@@ -323,6 +326,7 @@ impl PointState {
                     end: None,
                     factor,
                 });
+                ent.time_varying = true;
             }
         }
     }

@@ -247,13 +247,8 @@ impl Scorer {
                     let ent = sh.enterprises.entry(u.to_owned()).or_default();
                     let p = sh.points.entry(pid.to_owned()).or_insert_with(|| PointState::new(u));
                     let quality = c.str("quality", row).unwrap_or("good");
-                    let before = ent.contributions.len() + ent.spans.len();
                     let r = Reading { t, value: c.f64("value", row), quality };
                     p.reading(&m, pid, r, ent, &mut self.out.alarms);
-                    // Readings only mark the enterprise when they change its state.
-                    if ent.contributions.len() + ent.spans.len() == before {
-                        continue;
-                    }
                     u.to_owned()
                 }
                 Table::MonitoringPoint => {
