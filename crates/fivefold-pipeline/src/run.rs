@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use fivefold_kafka::{KafkaConfig, KafkaSource, PartitionKey, Producer, Rebalance, Record};
 use fivefold_lake::{CommitInfo, Lake, SourcePosition};
 use fivefold_model::{Decoder, ErrorClass, Outcome, SourceRef, Table, Topic, metric};
+use fivefold_score::{RiskModel, Scorer};
 
 use crate::error::Result;
 
@@ -29,6 +30,8 @@ pub struct RunOptions {
     /// Stop once the lake holds every partition up to the end offsets seen at
     /// startup (for backfills, tests and benchmarks).
     pub exit_at_end: bool,
+    /// The risk model to score with (`None`: validate and store only).
+    pub model: Option<RiskModel>,
 }
 
 /// What a run did.
@@ -60,7 +63,10 @@ fn now_ms() -> i64 {
 /// Everything the poll loop and the rebalance callbacks share.
 struct Core {
     lake: Lake,
-    decoders: Vec<Decoder>,
+    /// One decoder per topic-partition, so that batches stay within a shard.
+    decoders: BTreeMap<PartitionKey, Decoder>,
+    /// The scorer; shard p holds the enterprises of partition p.
+    scorer: Option<Scorer>,
     /// Owned partitions and the next offset expected (`None`: not known yet).
     owned: BTreeMap<PartitionKey, Option<i64>>,
     pending: u64,
@@ -94,7 +100,8 @@ impl Core {
         let i = topic_index(rec.topic());
         self.received[i] += 1;
         self.pending += 1;
-        match self.decoders[i].push(rec.payload(), &src, seen_at) {
+        let decoder = self.decoders.entry(key).or_insert_with(|| Decoder::new(key.0));
+        match decoder.push(rec.payload(), &src, seen_at) {
             Outcome::Accepted(t) => *self.summary.accepted.entry(t).or_default() += 1,
             Outcome::Rejected(why) => {
                 *self.rejected.entry(why.class).or_default() += 1;
@@ -117,11 +124,29 @@ impl Core {
         }
     }
 
-    /// Writes what the decoders hold and commits it with the offsets.
+    /// Writes what the decoders hold, scores it, and commits it with the
+    /// offsets and the scoring state of every owned shard.
     fn commit(&mut self) -> Result<Option<CommitInfo>> {
-        for d in &mut self.decoders {
+        for (k, d) in &mut self.decoders {
             for (table, batch) in d.finish() {
+                if let Some(sc) = self.scorer.as_mut() {
+                    sc.process(k.1, &source_key(*k), table, &batch)?;
+                }
                 self.lake.write(table, &batch)?;
+            }
+        }
+        if let Some(sc) = self.scorer.as_mut() {
+            let idle = sc.model().windows.idle_timeout.0;
+            for shard in sc.shards() {
+                sc.advance(shard, Some(idle));
+            }
+            for (table, batch) in sc.take_output(now_ms())? {
+                self.lake.write(table, &batch)?;
+            }
+            for shard in sc.shards() {
+                if let Some(state) = sc.snapshot(shard) {
+                    self.lake.put_state(&Scorer::state_key(shard), &state)?;
+                }
             }
         }
         for (k, next) in &self.owned {
@@ -152,6 +177,10 @@ impl Core {
     /// lake's offset.
     fn rewind(&mut self) -> Result<()> {
         self.lake.refresh()?;
+        let shards: Vec<i32> = self.scorer.as_ref().map(Scorer::shards).unwrap_or_default();
+        for shard in shards {
+            self.restore_shard(shard)?;
+        }
         for (k, next) in self.owned.iter_mut() {
             *next = self.lake.state().sources.get(&source_key(*k)).map(|p| p.next as i64);
             self.reseek.push((*k, *next));
@@ -175,6 +204,20 @@ impl Core {
         }
     }
 
+    /// Loads a shard's scoring state from the lake (or starts it empty) and
+    /// declares its five sources.
+    fn restore_shard(&mut self, shard: i32) -> Result<()> {
+        let Some(sc) = self.scorer.as_mut() else { return Ok(()) };
+        sc.drop_shard(shard);
+        if let Some(bytes) = self.lake.read_state(&Scorer::state_key(shard))? {
+            sc.restore(shard, &bytes)?;
+        }
+        for t in Topic::ALL {
+            sc.register_source(shard, &source_key((t, shard)));
+        }
+        Ok(())
+    }
+
     fn offsets(&self) -> Vec<(PartitionKey, i64)> {
         self.owned.iter().filter_map(|(k, n)| n.map(|n| (*k, n))).collect()
     }
@@ -192,6 +235,14 @@ impl Rebalance for Handler {
         if let Err(error) = core.lake.refresh() {
             tracing::error!(%error, "Reading the lake's offsets failed.");
             core.failed.get_or_insert(error.into());
+        }
+        let mut shards: Vec<i32> = parts.iter().map(|k| k.1).collect();
+        shards.dedup();
+        for shard in shards {
+            if let Err(error) = core.restore_shard(shard) {
+                tracing::error!(%error, shard, "Restoring the scoring state failed.");
+                core.failed.get_or_insert(error);
+            }
         }
         parts
             .iter()
@@ -211,6 +262,16 @@ impl Rebalance for Handler {
         }
         for k in parts {
             core.owned.remove(k);
+            core.decoders.remove(k);
+        }
+        // A shard goes with the last of its partitions.
+        let held: Vec<i32> = core.scorer.as_ref().map(Scorer::shards).unwrap_or_default();
+        for shard in held {
+            if !core.owned.keys().any(|k| k.1 == shard)
+                && let Some(sc) = core.scorer.as_mut()
+            {
+                sc.drop_shard(shard);
+            }
         }
     }
 }
@@ -232,7 +293,11 @@ pub fn run(
     };
     let core = Arc::new(Mutex::new(Core {
         lake,
-        decoders: Topic::ALL.iter().map(|t| Decoder::new(*t)).collect(),
+        decoders: BTreeMap::new(),
+        scorer: match &opts.model {
+            Some(m) => Some(Scorer::new(m.clone())?),
+            None => None,
+        },
         owned: BTreeMap::new(),
         pending: 0,
         received: [0; 5],

@@ -87,6 +87,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
         commit_interval: cfg.run.commit_interval(),
         commit_rows: cfg.run.commit_rows,
         exit_at_end: false,
+        model: cfg.scoring.model(None)?,
     };
     let result = fivefold_pipeline::run(&cfg.kafka, lake, &opts, &stop, &consumed);
     stop.store(true, Ordering::Relaxed);

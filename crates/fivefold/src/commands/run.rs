@@ -30,6 +30,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<()> {
         commit_interval: cfg.run.commit_interval(),
         commit_rows: cfg.run.commit_rows,
         exit_at_end: args.exit_at_end,
+        model: cfg.scoring.model(None)?,
     };
     let stop = super::shutdown_flag()?;
     tracing::info!(brokers = %cfg.kafka.brokers, group = %cfg.kafka.group, lake = %cfg.lake.path.display(), "Starting.");
