@@ -160,10 +160,12 @@ fn pipeline(args: &[String]) {
     cfg.group = arg(args, "--group", "bench-pipeline");
     let lake_dir = arg(args, "--lake", "target/bench/lake");
     let lake = Lake::open(&lake_dir, WriterOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let model = fivefold_score::RiskModel::reference().unwrap_or_else(|e| panic!("{e}"));
     let opts = RunOptions {
         commit_interval: Duration::from_secs(5),
         commit_rows: 1_000_000,
         exit_at_end: true,
+        model: Some(model),
     };
     let started = Instant::now();
     let summary =

@@ -17,7 +17,7 @@ use fivefold_score::{RiskModel, Scorer};
 const T0: i64 = 1_772_323_200_000;
 
 fn uscc(i: u32) -> String {
-    let body = format!("91320505{:09}", i);
+    let body = format!("91320505{i:09}");
     let c = check_char(body.as_bytes()).map_or('0', char::from);
     format!("{body}{c}")
 }
@@ -29,6 +29,34 @@ fn peak_rss_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[derive(Default)]
+struct Stats {
+    decode_s: f64,
+    score_s: f64,
+    records: u64,
+}
+
+/// Validates `lines` (timed as decode), then scores them (timed as score).
+fn run(scorer: &mut Scorer, stats: &mut Stats, topic: Topic, lines: Vec<String>, source: &str) {
+    let t = Instant::now();
+    let mut d = Decoder::new(topic);
+    for l in &lines {
+        d.push(l.as_bytes(), &SourceRef { topic: topic.name(), ..Default::default() }, 0);
+    }
+    let batches = d.finish();
+    stats.decode_s += t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for (table, b) in &batches {
+        if *table != Table::DeadLetters {
+            scorer.process(0, source, *table, b).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    scorer.advance(0, None);
+    let _ = scorer.take_output(0);
+    stats.score_s += t.elapsed().as_secs_f64();
+    stats.records += lines.len() as u64;
 }
 
 fn main() {
@@ -44,26 +72,7 @@ fn main() {
         (arg("--enterprises", 10_000), arg("--points", 10), arg("--minutes", 60));
     let mut scorer = Scorer::new(RiskModel::reference().unwrap_or_else(|e| panic!("{e}")))
         .unwrap_or_else(|e| panic!("{e}"));
-    let (mut decode_s, mut score_s, mut records) = (0.0f64, 0.0f64, 0u64);
-    let mut run = |topic: Topic, lines: Vec<String>, source: &str| {
-        let t = Instant::now();
-        let mut d = Decoder::new(topic);
-        for l in &lines {
-            d.push(l.as_bytes(), &SourceRef { topic: topic.name(), ..Default::default() }, 0);
-        }
-        let batches = d.finish();
-        decode_s += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for (table, b) in &batches {
-            if *table != Table::DeadLetters {
-                scorer.process(0, source, *table, b).unwrap_or_else(|e| panic!("{e}"));
-            }
-        }
-        scorer.advance(0, None);
-        let _ = scorer.take_output(0);
-        score_s += t.elapsed().as_secs_f64();
-        records += lines.len() as u64;
-    };
+    let mut stats = Stats::default();
     scorer.register_source(0, "e");
     scorer.register_source(0, "m");
     let ents: Vec<String> = (0..enterprises)
@@ -77,7 +86,7 @@ fn main() {
             )
         })
         .collect();
-    run(Topic::Enterprise, ents, "e");
+    run(&mut scorer, &mut stats, Topic::Enterprise, ents, "e");
     scorer.finish_source(0, "e");
     let points: Vec<String> = (0..enterprises * per)
         .map(|p| {
@@ -88,7 +97,7 @@ fn main() {
             )
         })
         .collect();
-    run(Topic::Monitoring, points, "m");
+    run(&mut scorer, &mut stats, Topic::Monitoring, points, "m");
     for minute in 0..i64::from(minutes) {
         let t = T0 + minute * 60_000;
         let lines: Vec<String> = (0..enterprises * per)
@@ -103,10 +112,11 @@ fn main() {
                 )
             })
             .collect();
-        run(Topic::Monitoring, lines, "m");
+        run(&mut scorer, &mut stats, Topic::Monitoring, lines, "m");
     }
     scorer.flush(0);
     let state = scorer.snapshot(0).map_or(0, |s| s.len());
+    let Stats { decode_s, score_s, records } = stats;
     println!(
         "{{\"enterprises\":{enterprises},\"points\":{},\"records\":{records},\"decode_seconds\":{decode_s:.2},\
          \"score_seconds\":{score_s:.2},\"score_records_per_second\":{:.0},\"state_snapshot_mib\":{:.1},\
