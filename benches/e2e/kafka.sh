@@ -20,8 +20,11 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 broker=$!
 for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
-cargo bench -q -p fivefold-pipeline --bench kafka_e2e --no-run 2>/dev/null
-drive() { cargo bench -q -p fivefold-pipeline --bench kafka_e2e -- "$@" 2>/dev/null | grep '^{'; }
+# FIVEFOLD_BENCH_PROFILE=dev skips the long release build of DataFusion: the dev
+# profile compiles the hot crates (ours, arrow, parquet, serde_json, zstd) optimised.
+PROFILE="${FIVEFOLD_BENCH_PROFILE:-release}"
+cargo bench -q -p fivefold-pipeline --bench kafka_e2e --profile "$PROFILE" --no-run 2>/dev/null
+drive() { cargo bench -q -p fivefold-pipeline --bench kafka_e2e --profile "$PROFILE" -- "$@" 2>/dev/null | grep '^{'; }
 produced=$(drive produce --brokers "127.0.0.1:$port" --records "$RECORDS")
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 bytes=$(field "$produced" bytes)
