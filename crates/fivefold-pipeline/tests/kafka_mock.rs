@@ -157,3 +157,48 @@ fn two_instances_share_partitions_and_one_leaving_loses_nothing() {
     let r = rows(dir.path());
     assert_eq!((good_rows(&r), r["dead_letters"]), (good, bad));
 }
+
+#[test]
+fn dead_letters_also_go_to_a_kafka_topic_with_their_reason_in_headers() {
+    use rdkafka::Message as _;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Headers as _;
+
+    let names = TopicNames::new("");
+    let cluster = fivefold_kafka::mock_cluster(&names, 1).unwrap();
+    cluster.create_topic("dlq", 1, 1).unwrap();
+    let mut cfg = config(&cluster.bootstrap_servers());
+    cfg.dead_letter_topic = "dlq".into();
+    let (_, bad) = produce(&cfg, 10, 1.0, 9);
+    assert!(bad > 0);
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    fivefold_pipeline::run(&cfg, lake(dir.path()), &opts(true), &stop, &AtomicU64::new(0)).unwrap();
+
+    let mut cc = cfg.client_config();
+    cc.set("group.id", "dlq-reader").set("auto.offset.reset", "earliest");
+    let consumer: BaseConsumer = cc.create().unwrap();
+    consumer.subscribe(&["dlq"]).unwrap();
+    let (mut n, mut with_reason) = (0u64, 0u64);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while n < bad && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            n += 1;
+            let headers =
+                m.headers().map(|h| h.iter().map(|x| x.key.to_owned()).collect::<Vec<_>>());
+            if headers.is_some_and(|h| {
+                [
+                    "fivefold-reason",
+                    "fivefold-error-class",
+                    "fivefold-source-topic",
+                    "fivefold-source-offset",
+                ]
+                .iter()
+                .all(|k| h.iter().any(|x| x == k))
+            }) {
+                with_reason += 1;
+            }
+        }
+    }
+    assert_eq!((n, with_reason), (bad, bad));
+}
