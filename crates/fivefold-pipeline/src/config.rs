@@ -28,6 +28,44 @@ pub struct Config {
     pub kafka: fivefold_kafka::KafkaConfig,
     /// The Kafka pipeline.
     pub run: RunConfig,
+    /// The HTTP API.
+    pub serve: ServeConfig,
+}
+
+/// `[serve]`.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Listen address.
+    pub listen: String,
+    /// SQL time limit ("10s").
+    pub sql_timeout: String,
+    /// Most rows per SQL response.
+    pub max_rows: usize,
+    /// Memory per SQL query, bytes.
+    pub sql_memory_bytes: usize,
+    /// Bearer token for /api/ routes; empty for none.
+    pub token: String,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    /// The token is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("listen", &self.listen)
+            .field("sql_timeout", &self.sql_timeout)
+            .field("max_rows", &self.max_rows)
+            .field("sql_memory_bytes", &self.sql_memory_bytes)
+            .field("token", &if self.token.is_empty() { "" } else { "****" })
+            .finish()
+    }
+}
+
+impl ServeConfig {
+    /// `sql_timeout` as a duration.
+    pub fn sql_timeout(&self) -> Duration {
+        parse_duration(&self.sql_timeout).unwrap_or(Duration::from_secs(10))
+    }
 }
 
 /// `[scoring]`.
@@ -210,6 +248,18 @@ impl Config {
             p.push("run.commit_rows: must be at least 1".to_owned());
         }
         p.extend(self.kafka.problems());
+        if parse_duration(&self.serve.sql_timeout).is_none() {
+            p.push(format!(
+                "serve.sql_timeout: {:?} is not a duration like \"10s\"",
+                self.serve.sql_timeout
+            ));
+        }
+        if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
+            p.push(format!(
+                "serve.listen: {:?} is not an address like 127.0.0.1:8080",
+                self.serve.listen
+            ));
+        }
         if p.is_empty() { Ok(()) } else { Err(Error::Config { problems: p }) }
     }
 }

@@ -49,3 +49,5 @@ pub use table::{DATE_COLUMN, LakeTable};
 
 /// Arrow's record batch, the unit query results come in.
 pub use datafusion::arrow::array::RecordBatch;
+/// The DataFusion session type the API and CLI share.
+pub use datafusion::prelude::SessionContext;

@@ -25,6 +25,8 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Run read-only SQL over the lake with DataFusion.
     Sql(SqlArgs),
+    /// The HTTP API and dashboard over an existing lake.
+    Serve(ServeArgs),
     /// Validate a pipeline configuration or a risk model file; every problem names its key or rule.
     CheckConfig(CheckConfigArgs),
 }
@@ -33,7 +35,7 @@ impl Command {
     /// The log level when `FIVEFOLD_LOG` is not set.
     pub(crate) fn default_log_level(&self) -> &'static str {
         match self {
-            Command::Run(_) | Command::Demo(_) => "info",
+            Command::Run(_) | Command::Demo(_) | Command::Serve(_) => "info",
             _ => "warn",
         }
     }
@@ -112,6 +114,9 @@ pub(crate) struct DemoArgs {
     /// Seed of the synthetic city.
     #[arg(long, default_value_t = 7)]
     pub(crate) seed: u64,
+    /// Address of the API and dashboard.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -144,6 +149,19 @@ pub(crate) struct SqlArgs {
     pub(crate) explain: bool,
     /// The query.
     pub(crate) sql: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The lake directory.
+    #[arg(long)]
+    pub(crate) lake: PathBuf,
+    /// Listen address (default `[serve] listen`, 127.0.0.1:8080).
+    #[arg(long)]
+    pub(crate) listen: Option<String>,
+    /// Pipeline configuration file (TOML), for the `[serve]` section.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -5,6 +5,7 @@ mod demo;
 mod generate;
 mod replay;
 mod run;
+mod serve;
 mod sql;
 
 use crate::cli::{Cli, Command};
@@ -17,6 +18,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run(a) => run::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Sql(a) => sql::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::CheckConfig(a) => check_config::run(a),
     }
 }

@@ -1,0 +1,87 @@
+//! The in-memory view of the latest scores and regions, rebuilt per commit.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use fivefold_query::{OutputFormat, QueryOptions, SessionContext};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Colour names, best first.
+pub(crate) const COLORS: [&str; 4] = ["blue", "yellow", "orange", "red"];
+
+/// What the risk routes serve.
+pub struct Cache {
+    /// The lake version it reflects.
+    pub version: u64,
+    /// Latest score per enterprise, worst first.
+    pub enterprises: Vec<Arc<Value>>,
+    /// Index by USCC.
+    pub by_uscc: HashMap<String, usize>,
+    /// Enterprises per colour (blue, yellow, orange, red).
+    pub counts: [usize; 4],
+    /// Region rows.
+    pub regions: Vec<Value>,
+    /// DataFusion over the same snapshot.
+    pub ctx: SessionContext,
+    /// DataFusion with a memory limit, for `/api/v1/sql`.
+    pub sql_ctx: SessionContext,
+}
+
+/// Runs a query and returns its rows as JSON objects.
+pub(crate) async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Value>, ApiError> {
+    let batches = fivefold_query::query(ctx, sql).await?;
+    let text = fivefold_query::format_batches(&batches, OutputFormat::Json)?;
+    match serde_json::from_str(&text) {
+        Ok(Value::Array(v)) => Ok(v),
+        Ok(_) => Ok(Vec::new()),
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+fn color_rank(v: &Value) -> usize {
+    v.get("color")
+        .and_then(Value::as_str)
+        .and_then(|c| COLORS.iter().position(|x| *x == c))
+        .unwrap_or(0)
+}
+
+impl Cache {
+    /// Reads the committed lake and builds the cache.
+    pub async fn build(lake: &Path, sql_memory_bytes: usize) -> Result<Cache, ApiError> {
+        let root = lake.to_path_buf();
+        let snapshot = tokio::task::spawn_blocking(move || fivefold_lake::read_snapshot(&root))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        let ctx = fivefold_query::lake_session(&snapshot, &QueryOptions::default())?;
+        let sql_opts =
+            QueryOptions { memory_limit_bytes: Some(sql_memory_bytes), ..QueryOptions::default() };
+        let sql_ctx = fivefold_query::lake_session(&snapshot, &sql_opts)?;
+        let mut enterprises = rows(&ctx, "SELECT * FROM risk_latest").await?;
+        enterprises.sort_by(|a, b| {
+            let ra = a.get("risk_points").and_then(Value::as_f64).unwrap_or(0.0);
+            let rb = b.get("risk_points").and_then(Value::as_f64).unwrap_or(0.0);
+            color_rank(b).cmp(&color_rank(a)).then(rb.total_cmp(&ra))
+        });
+        let mut counts = [0usize; 4];
+        let mut by_uscc = HashMap::with_capacity(enterprises.len());
+        for (i, e) in enterprises.iter().enumerate() {
+            counts[color_rank(e)] += 1;
+            if let Some(u) = e.get("uscc").and_then(Value::as_str) {
+                by_uscc.insert(u.to_owned(), i);
+            }
+        }
+        let regions = rows(&ctx, "SELECT * FROM region_risk ORDER BY level, region_code").await?;
+        Ok(Cache {
+            version: snapshot.version,
+            enterprises: enterprises.into_iter().map(Arc::new).collect(),
+            by_uscc,
+            counts,
+            regions,
+            ctx,
+            sql_ctx,
+        })
+    }
+}

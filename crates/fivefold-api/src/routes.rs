@@ -1,0 +1,282 @@
+//! The routes of `interfaces.md`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fivefold_model::time::parse_rfc3339_ms;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::cache::rows;
+use crate::error::ApiError;
+
+type St = State<Arc<AppState>>;
+
+/// Largest request body accepted, bytes.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The dashboard page, shipped in the binary (no CDN).
+const DASHBOARD: &str = include_str!("dashboard.html");
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/risk/enterprises", get(enterprises))
+        .route("/api/v1/risk/enterprises/{uscc}", get(enterprise))
+        .route("/api/v1/risk/enterprises/{uscc}/history", get(history))
+        .route("/api/v1/risk/regions", get(regions))
+        .route("/api/v1/alarms", get(alarms))
+        .route("/api/v1/sql", post(sql))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), auth));
+    Router::new()
+        .merge(api)
+        .route("/", get(|| async { Html(DASHBOARD) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(count_requests))
+        .with_state(state)
+}
+
+async fn count_requests(req: Request, next: Next) -> Response {
+    let path =
+        req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("fivefold_http_requests_total", "path" => path.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("fivefold_http_request_duration_seconds", "path" => path)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+async fn auth(
+    State(st): St,
+    headers: HeaderMap,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(token) = &st.opts.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    Ok(next.run(req).await)
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    color: Option<String>,
+    county: Option<String>,
+    town: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+fn region_prefix(v: &Value) -> &str {
+    v.get("region_code").and_then(Value::as_str).unwrap_or_default()
+}
+
+fn check_code(name: &str, v: &str, len: usize) -> Result<(), ApiError> {
+    if v.len() < len || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest(format!(
+            "{name} must be a region code of at least {len} digits, got {v:?}"
+        )));
+    }
+    Ok(())
+}
+
+async fn enterprises(State(st): St, Query(p): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+    let cache = st.cache();
+    if let Some(c) = &p.color
+        && !crate::cache::COLORS.contains(&c.as_str())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "color must be one of blue, yellow, orange, red; got {c:?}"
+        )));
+    }
+    if let Some(c) = &p.county {
+        check_code("county", c, 6)?;
+    }
+    if let Some(t) = &p.town {
+        check_code("town", t, 9)?;
+    }
+    let limit = p.limit.unwrap_or(50).min(1000);
+    let offset = p.offset.unwrap_or(0);
+    let matches = |e: &&Arc<Value>| {
+        p.color.as_deref().is_none_or(|c| e.get("color").and_then(Value::as_str) == Some(c))
+            && p.county.as_deref().is_none_or(|c| region_prefix(e).starts_with(&c[..6]))
+            && p.town.as_deref().is_none_or(|t| region_prefix(e).starts_with(&t[..9]))
+    };
+    let total = cache.enterprises.iter().filter(matches).count();
+    let items: Vec<Value> = cache
+        .enterprises
+        .iter()
+        .filter(matches)
+        .skip(offset)
+        .take(limit)
+        .map(|e| {
+            let mut v = (**e).clone();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("contributions");
+            }
+            v
+        })
+        .collect();
+    let [blue, yellow, orange, red] = cache.counts;
+    Ok(Json(json!({
+        "lake_version": cache.version,
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "counts": {"blue": blue, "yellow": yellow, "orange": orange, "red": red},
+        "items": items,
+    })))
+}
+
+fn check_uscc(uscc: &str) -> Result<(), ApiError> {
+    fivefold_model::uscc::check_shape(uscc)
+        .map_err(|e| ApiError::BadRequest(format!("uscc {uscc:?} {e}")))
+}
+
+async fn enterprise(State(st): St, Path(uscc): Path<String>) -> Result<Json<Value>, ApiError> {
+    check_uscc(&uscc)?;
+    let cache = st.cache();
+    match cache.by_uscc.get(&uscc).and_then(|i| cache.enterprises.get(*i)) {
+        Some(e) => Ok(Json((**e).clone())),
+        None => Err(ApiError::NotFound(format!("no score for enterprise {uscc}"))),
+    }
+}
+
+fn time_param(name: &str, v: Option<&String>) -> Result<Option<i64>, ApiError> {
+    let Some(s) = v else { return Ok(None) };
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(Some(ms));
+    }
+    parse_rfc3339_ms(s).map(Some).map_err(|_| {
+        ApiError::BadRequest(format!("{name} must be RFC 3339 or epoch milliseconds, got {s:?}"))
+    })
+}
+
+async fn history(
+    State(st): St,
+    Path(uscc): Path<String>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    check_uscc(&uscc)?;
+    let from = time_param("from", p.get("from"))?;
+    let to = time_param("to", p.get("to"))?;
+    let mut sql = format!(
+        "SELECT window_start, window_end, revision, risk_points, safety_score, color, overrides, \
+         inherent_points, monitoring_points, hazard_points, enforcement_points, rescue_points \
+         FROM risk_scores WHERE uscc = '{uscc}'"
+    );
+    if let Some(f) = from {
+        sql.push_str(&format!(" AND window_end >= to_timestamp_millis({f})"));
+    }
+    if let Some(t) = to {
+        sql.push_str(&format!(" AND window_end <= to_timestamp_millis({t})"));
+    }
+    sql.push_str(" ORDER BY window_end, revision");
+    let cache = st.cache();
+    Ok(Json(json!({ "uscc": uscc, "rows": rows(&cache.ctx, &sql).await? })))
+}
+
+async fn regions(
+    State(st): St,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let level = p.get("level").map_or("town", String::as_str);
+    if level != "town" && level != "county" {
+        return Err(ApiError::BadRequest(format!("level must be town or county, got {level:?}")));
+    }
+    let cache = st.cache();
+    let items: Vec<&Value> = cache
+        .regions
+        .iter()
+        .filter(|r| r.get("level").and_then(Value::as_str) == Some(level))
+        .collect();
+    Ok(Json(json!({ "lake_version": cache.version, "level": level, "items": items })))
+}
+
+async fn alarms(
+    State(st): St,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let since = time_param("since", p.get("since"))?;
+    let mut sql = "SELECT * FROM alarms WHERE true".to_owned();
+    if let Some(u) = p.get("uscc") {
+        check_uscc(u)?;
+        sql.push_str(&format!(" AND uscc = '{u}'"));
+    }
+    match since {
+        Some(s) => sql.push_str(&format!(" AND start_time >= to_timestamp_millis({s})")),
+        None => sql.push_str(
+            " AND start_time >= (SELECT max(start_time) FROM alarms) - INTERVAL '24 hours'",
+        ),
+    }
+    sql.push_str(" ORDER BY start_time DESC LIMIT 1000");
+    let cache = st.cache();
+    Ok(Json(json!({ "items": rows(&cache.ctx, &sql).await? })))
+}
+
+#[derive(Debug, Deserialize)]
+struct SqlBody {
+    sql: String,
+}
+
+async fn sql(
+    State(st): St,
+    body: Result<Json<SqlBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(BODY_LIMIT)
+        } else {
+            ApiError::BadRequest(format!("the body must be JSON {{\"sql\": \"...\"}}: {e}"))
+        }
+    })?;
+    let cache = st.cache();
+    let limit = st.opts.sql_timeout;
+    let result = tokio::time::timeout(limit, rows(&cache.sql_ctx, &body.sql))
+        .await
+        .map_err(|_| ApiError::Timeout(limit.as_secs()))??;
+    let truncated = result.len() > st.opts.max_rows;
+    let rows: Vec<Value> = result.into_iter().take(st.opts.max_rows).collect();
+    Ok((StatusCode::OK, Json(json!({ "rows": rows, "truncated": truncated }))).into_response())
+}
+
+async fn readyz(State(st): St) -> Response {
+    let lake = st.lake.clone();
+    match tokio::task::spawn_blocking(move || fivefold_lake::read_snapshot(&lake)).await {
+        Ok(Ok(s)) => Json(
+            json!({"ready": true, "lake_version": s.version, "served_version": st.cache().version}),
+        )
+        .into_response(),
+        Ok(Err(e)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "error": e.to_string()})))
+                .into_response()
+        }
+        Err(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "error": e.to_string()})))
+                .into_response()
+        }
+    }
+}
+
+async fn metrics_text(State(st): St) -> Response {
+    let body = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

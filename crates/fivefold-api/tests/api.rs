@@ -1,0 +1,207 @@
+//! The API over a real lake built by replay: every route, filters, paging,
+//! 404s, and a 400 for every refused SQL class.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use fivefold_api::{AppState, ServeOptions, app};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+async fn lake() -> (tempfile::TempDir, Arc<AppState>) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    let cfg =
+        fivefold_generate::GenConfig { enterprises: 60, hours: 3.0, seed: 4, ..Default::default() };
+    fivefold_generate::write_files(
+        fivefold_generate::Generator::new(cfg).unwrap(),
+        &input,
+        &mut |_| {},
+    )
+    .unwrap();
+    let root = dir.path().join("lake");
+    let mut lake = fivefold_lake::Lake::open(
+        &root,
+        fivefold_lake::WriterOptions { durable: false, ..Default::default() },
+    )
+    .unwrap();
+    let opts = fivefold_pipeline::ReplayOptions {
+        model: Some(fivefold_score::RiskModel::reference().unwrap()),
+        ..Default::default()
+    };
+    fivefold_pipeline::replay(&input, &mut lake, &opts, &mut |_| {}).unwrap();
+    drop(lake);
+    let state = AppState::load(root, ServeOptions::default(), None).await.unwrap();
+    (dir, state)
+}
+
+async fn call(state: &Arc<AppState>, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = app(Arc::clone(state)).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+async fn get(state: &Arc<AppState>, uri: &str) -> (StatusCode, Value) {
+    call(state, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn sql(state: &Arc<AppState>, body: &str) -> (StatusCode, Value) {
+    let req = Request::post("/api/v1/sql")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_owned()));
+    call(state, req.unwrap()).await
+}
+
+const RANK: [&str; 4] = ["blue", "yellow", "orange", "red"];
+
+fn rank(v: &Value) -> usize {
+    RANK.iter().position(|c| Some(*c) == v["color"].as_str()).unwrap()
+}
+
+#[tokio::test]
+async fn risk_routes_filters_paging_and_404s() {
+    let (_dir, st) = lake().await;
+    let (s, all) = get(&st, "/api/v1/risk/enterprises?limit=1000").await;
+    assert_eq!(s, StatusCode::OK);
+    let total = all["total"].as_u64().unwrap();
+    assert_eq!(total, 60, "one latest row per enterprise");
+    let counts: u64 = RANK.iter().map(|c| all["counts"][c].as_u64().unwrap()).sum();
+    assert_eq!(counts, total);
+    let items = all["items"].as_array().unwrap();
+    assert!(items.windows(2).all(|w| rank(&w[0]) >= rank(&w[1])), "worst first");
+    assert!(items[0].get("contributions").is_none(), "the list leaves explanations out");
+
+    let (_, page) = get(&st, "/api/v1/risk/enterprises?limit=10&offset=10").await;
+    assert_eq!(page["items"].as_array().unwrap(), &items[10..20].to_vec());
+
+    let (_, blue) = get(&st, "/api/v1/risk/enterprises?color=blue&limit=1000").await;
+    assert_eq!(blue["total"], all["counts"]["blue"]);
+    assert!(blue["items"].as_array().unwrap().iter().all(|e| e["color"] == "blue"));
+
+    let county = &items[0]["region_code"].as_str().unwrap()[..6];
+    let (_, by_county) =
+        get(&st, &format!("/api/v1/risk/enterprises?county={county}&limit=1000")).await;
+    let expected =
+        items.iter().filter(|e| e["region_code"].as_str().unwrap().starts_with(county)).count();
+    assert_eq!(by_county["total"].as_u64().unwrap() as usize, expected);
+    let town = &items[0]["region_code"].as_str().unwrap()[..9];
+    let (_, by_town) = get(&st, &format!("/api/v1/risk/enterprises?town={town}&limit=1000")).await;
+    assert!(
+        by_town["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["region_code"].as_str().unwrap().starts_with(town))
+    );
+
+    assert_eq!(get(&st, "/api/v1/risk/enterprises?color=purple").await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(get(&st, "/api/v1/risk/enterprises?county=32").await.0, StatusCode::BAD_REQUEST);
+
+    let uscc = items[0]["uscc"].as_str().unwrap();
+    let (s, one) = get(&st, &format!("/api/v1/risk/enterprises/{uscc}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!one["contributions"].as_array().unwrap().is_empty(), "explained: {one}");
+    assert!(one["inherent_points"].is_number() && one["overrides"].is_array());
+
+    let (s, hist) = get(&st, &format!("/api/v1/risk/enterprises/{uscc}/history")).await;
+    assert_eq!(s, StatusCode::OK);
+    let rows = hist["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.windows(2).all(|w| w[0]["window_end"].as_str() <= w[1]["window_end"].as_str()));
+    let (_, none) =
+        get(&st, &format!("/api/v1/risk/enterprises/{uscc}/history?from=2030-01-01T00:00:00Z"))
+            .await;
+    assert!(none["rows"].as_array().unwrap().is_empty());
+    assert_eq!(
+        get(&st, &format!("/api/v1/risk/enterprises/{uscc}/history?from=soon")).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    let (s, e) = get(&st, "/api/v1/risk/enterprises/91440300708461136T").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(e["error"].as_str().unwrap().contains("91440300708461136T"));
+    let (s, e) = get(&st, "/api/v1/risk/enterprises/..%2F..%2Fetc%2Fpasswd").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+
+    let (s, towns) = get(&st, "/api/v1/risk/regions?level=town").await;
+    assert_eq!(s, StatusCode::OK);
+    let towns = towns["items"].as_array().unwrap();
+    assert!(!towns.is_empty() && towns.iter().all(|t| t["level"] == "town"));
+    let in_towns: u64 = towns
+        .iter()
+        .map(|t| {
+            ["n_red", "n_orange", "n_yellow", "n_blue"]
+                .iter()
+                .map(|k| t[k].as_u64().unwrap())
+                .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(in_towns, total);
+    let (_, counties) = get(&st, "/api/v1/risk/regions?level=county").await;
+    assert!(counties["items"].as_array().unwrap().iter().all(|t| t["level"] == "county"));
+    assert_eq!(get(&st, "/api/v1/risk/regions?level=street").await.0, StatusCode::BAD_REQUEST);
+
+    let (s, alarms) = get(&st, "/api/v1/alarms").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(alarms["items"].is_array());
+}
+
+#[tokio::test]
+async fn sql_is_read_only_and_every_refused_class_is_a_400() {
+    let (_dir, st) = lake().await;
+    let (s, ok) =
+        sql(&st, r#"{"sql": "SELECT color, count(*) AS n FROM risk_latest GROUP BY color"}"#).await;
+    assert_eq!(s, StatusCode::OK, "{ok}");
+    let n: u64 = ok["rows"].as_array().unwrap().iter().map(|r| r["n"].as_u64().unwrap()).sum();
+    assert_eq!(n, 60);
+    let refused = [
+        ("CREATE TABLE t AS SELECT 1", "CREATE TABLE"),
+        ("INSERT INTO enterprise SELECT * FROM enterprise", "INSERT"),
+        ("COPY enterprise TO '/tmp/x.parquet'", "COPY"),
+        ("DROP TABLE enterprise", "DROP"),
+        ("SET datafusion.execution.batch_size = 1", "SET"),
+        ("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'", "CREATE EXTERNAL TABLE"),
+        ("CREATE VIEW v AS SELECT 1", "CREATE VIEW"),
+        ("SELEC 1", "syntax"),
+        ("SELECT * FROM no_such_table", "no_such_table"),
+    ];
+    for (q, what) in refused {
+        let (s, e) = sql(&st, &json!({ "sql": q }).to_string()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {e}");
+        let msg = e["error"].as_str().unwrap_or_default();
+        assert!(!msg.is_empty(), "{q}: {e}");
+        if what != "syntax" {
+            assert!(msg.to_lowercase().contains(&what.to_lowercase()), "{q}: {msg}");
+        }
+    }
+    assert_eq!(sql(&st, "not json").await.0, StatusCode::BAD_REQUEST);
+    let big = json!({ "sql": format!("SELECT '{}'", "x".repeat(100_000)) }).to_string();
+    assert_eq!(sql(&st, &big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn health_metrics_dashboard_and_token() {
+    let (dir, st) = lake().await;
+    assert_eq!(get(&st, "/healthz").await.0, StatusCode::OK);
+    let (s, ready) = get(&st, "/readyz").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(ready["ready"], true);
+    let (s, page) = get(&st, "/").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("五位一体"));
+    assert_eq!(get(&st, "/metrics").await.0, StatusCode::OK);
+
+    let opts = ServeOptions { token: Some("s3cret".into()), ..Default::default() };
+    let guarded = AppState::load(dir.path().join("lake"), opts, None).await.unwrap();
+    assert_eq!(get(&guarded, "/api/v1/risk/enterprises").await.0, StatusCode::UNAUTHORIZED);
+    let req = Request::get("/api/v1/risk/enterprises")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::empty());
+    assert_eq!(call(&guarded, req.unwrap()).await.0, StatusCode::OK);
+    assert_eq!(get(&guarded, "/healthz").await.0, StatusCode::OK, "health needs no token");
+}

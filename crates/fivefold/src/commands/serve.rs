@@ -1,0 +1,72 @@
+//! `fivefold serve`: the API and dashboard over a lake.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use fivefold_api::{AppState, ServeOptions};
+use fivefold_pipeline::Config;
+
+use crate::cli::ServeArgs;
+
+/// The API options of a configuration.
+pub(crate) fn options(cfg: &Config) -> ServeOptions {
+    ServeOptions {
+        sql_timeout: cfg.serve.sql_timeout(),
+        max_rows: cfg.serve.max_rows,
+        sql_memory_bytes: cfg.serve.sql_memory_bytes,
+        token: (!cfg.serve.token.is_empty()).then(|| cfg.serve.token.clone()),
+        ..ServeOptions::default()
+    }
+}
+
+/// Installs the Prometheus recorder behind `/metrics` (once per process).
+pub(crate) fn metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok()
+}
+
+/// Serves `lake` on `addr` until `stop` is set; runs on its own runtime.
+pub(crate) fn spawn(
+    lake: PathBuf,
+    addr: SocketAddr,
+    opts: ServeOptions,
+    handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<()>>> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    Ok(std::thread::Builder::new().name("api".into()).spawn(move || {
+        rt.block_on(async move {
+            let state = AppState::load(lake, opts, handle).await?;
+            let shutdown = async move {
+                while !stop.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            };
+            fivefold_api::serve(state, addr, shutdown)
+                .await
+                .with_context(|| format!("serving on {addr}"))
+        })
+    })?)
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut cfg = Config::load(args.config.as_deref(), std::env::vars())?;
+    if let Some(l) = args.listen {
+        cfg.serve.listen = l;
+    }
+    let addr: SocketAddr = cfg
+        .serve
+        .listen
+        .parse()
+        .with_context(|| format!("--listen {:?} is not HOST:PORT", cfg.serve.listen))?;
+    if !args.lake.is_dir() {
+        anyhow::bail!("--lake {} is not a directory", args.lake.display());
+    }
+    let stop = super::shutdown_flag()?;
+    let server = spawn(args.lake, addr, options(&cfg), metrics(), stop)?;
+    println!("Fivefold API and dashboard on http://{addr}/");
+    server.join().map_err(|_| anyhow::anyhow!("the API thread panicked"))?
+}
