@@ -2,6 +2,7 @@
 //! disk, read back through `fivefold sql` (DataFusion).
 
 mod broker;
+mod browser;
 mod config;
 mod harness;
 mod kafka;
