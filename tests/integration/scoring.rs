@@ -44,6 +44,13 @@ fn clock(span: i64, step: i64) -> Vec<String> {
     out
 }
 
+/// Writes monitoring.jsonl: the clock and `extra` lines, registry records first.
+fn write_monitoring(dir: &Path, mut lines: Vec<String>, extra: impl IntoIterator<Item = String>) {
+    lines.extend(extra);
+    lines.sort_by_key(|l| l.contains("\"record_type\":\"reading\""));
+    write(dir, "monitoring", &lines);
+}
+
 fn write(dir: &Path, topic: &str, lines: &[String]) {
     std::fs::create_dir_all(dir).unwrap();
     let mut text = String::new();
@@ -94,13 +101,13 @@ fn a_clean_plant_stays_blue_for_a_week() {
         "enterprise",
         &[enterprise(CLEAN, "commercial", 0), enterprise(OTHER, "commercial", 0)],
     );
-    let mut mon = clock(7 * DAY, HOUR / 2);
-    mon.push(point(CLEAN, "P1", 1800));
-    mon.extend(
-        (0..=7 * 48).map(|i| reading(CLEAN, "P1", T0 + i * HOUR / 2 + 1000, 4.0 + (i % 3) as f64)),
+    let readings =
+        (0..=7 * 48).map(|i| reading(CLEAN, "P1", T0 + i * HOUR / 2 + 1000, 4.0 + (i % 3) as f64));
+    write_monitoring(
+        &input,
+        clock(7 * DAY, HOUR / 2),
+        std::iter::once(point(CLEAN, "P1", 1800)).chain(readings),
     );
-    mon.sort_by_key(|l| l.contains("\"record_type\":\"reading\""));
-    write(&input, "monitoring", &mon);
     let lake = dir.path().join("lake");
     replay(&input, &lake, 8192);
     let r = rows(&lake, CLEAN);
@@ -192,21 +199,22 @@ fn a_chattering_sensor_does_not_flap_the_colour() {
         "enterprise",
         &[enterprise(CLEAN, "hazchem_production", 1), enterprise(OTHER, "commercial", 0)],
     );
-    let mut mon = clock(6 * HOUR, 10 * MIN);
-    mon.push(point(CLEAN, "GAS", 10));
     // Around the H set point (25) every 10 s, inside the 2% deadband (24.5).
-    mon.extend((0..6 * 360).map(|i| {
+    let readings = (0..6 * 360).map(|i| {
         reading(CLEAN, "GAS", T0 + i * 10_000 + 500, if i % 2 == 0 { 25.2 } else { 24.8 })
-    }));
-    mon.sort_by_key(|l| l.contains("\"record_type\":\"reading\""));
-    write(&input, "monitoring", &mon);
+    });
+    write_monitoring(
+        &input,
+        clock(6 * HOUR, 10 * MIN),
+        std::iter::once(point(CLEAN, "GAS", 10)).chain(readings),
+    );
     let lake = dir.path().join("lake");
     replay(&input, &lake, 8192);
     let episodes = sql_count(
         &lake,
         &format!("SELECT count(*) FROM alarms WHERE uscc = '{CLEAN}' AND kind = 'H'"),
     );
-    assert!(episodes <= 1, "one standing episode, not {episodes}");
+    assert_eq!(episodes, 1, "one standing episode, not {episodes}");
     let r = rows(&lake, CLEAN);
     let changes = r.windows(2).filter(|w| w[0].1 != w[1].1).count();
     assert!(changes <= 1, "the colour moved {changes} times: {r:?}");
@@ -221,11 +229,12 @@ fn a_gateway_that_goes_silent_raises_mon_offline() {
         "enterprise",
         &[enterprise(CLEAN, "hazchem_storage", 2), enterprise(OTHER, "commercial", 0)],
     );
-    let mut mon = clock(4 * HOUR, 5 * MIN);
-    mon.push(point(CLEAN, "GW1", 30));
-    mon.extend((0..120).map(|i| reading(CLEAN, "GW1", T0 + i * 30_000, 5.0 + (i % 4) as f64)));
-    mon.sort_by_key(|l| l.contains("\"record_type\":\"reading\""));
-    write(&input, "monitoring", &mon);
+    let readings = (0..120).map(|i| reading(CLEAN, "GW1", T0 + i * 30_000, 5.0 + (i % 4) as f64));
+    write_monitoring(
+        &input,
+        clock(4 * HOUR, 5 * MIN),
+        std::iter::once(point(CLEAN, "GW1", 30)).chain(readings),
+    );
     let lake = dir.path().join("lake");
     replay(&input, &lake, 8192);
     let offline = sql(

@@ -2,22 +2,37 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use fivefold_query::{OutputFormat, QueryOptions, SessionContext};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::ApiError;
 
 /// Colour names, best first.
 pub(crate) const COLORS: [&str; 4] = ["blue", "yellow", "orange", "red"];
 
+/// One enterprise's latest score, serialised once per commit so that a poll
+/// copies bytes instead of building JSON.
+pub struct Item {
+    /// USCC.
+    pub uscc: String,
+    /// Colour index, 0 blue .. 3 red.
+    pub color: usize,
+    /// Region code.
+    pub region_code: String,
+    /// The row without its explanation, as the list route returns it.
+    pub summary: Box<RawValue>,
+    /// The whole row, with its contributions.
+    pub detail: Box<RawValue>,
+}
+
 /// What the risk routes serve.
 pub struct Cache {
     /// The lake version it reflects.
     pub version: u64,
     /// Latest score per enterprise, worst first.
-    pub enterprises: Vec<Arc<Value>>,
+    pub enterprises: Vec<Item>,
     /// Index by USCC.
     pub by_uscc: HashMap<String, usize>,
     /// Enterprises per colour (blue, yellow, orange, red).
@@ -67,16 +82,25 @@ impl Cache {
         });
         let mut counts = [0usize; 4];
         let mut by_uscc = HashMap::with_capacity(enterprises.len());
-        for (i, e) in enterprises.iter().enumerate() {
-            counts[color_rank(e)] += 1;
-            if let Some(u) = e.get("uscc").and_then(Value::as_str) {
-                by_uscc.insert(u.to_owned(), i);
+        let mut items = Vec::with_capacity(enterprises.len());
+        for (i, mut e) in enterprises.into_iter().enumerate() {
+            let color = color_rank(&e);
+            counts[color] += 1;
+            let uscc = e.get("uscc").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let region_code =
+                e.get("region_code").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let detail = raw(&e)?;
+            if let Some(o) = e.as_object_mut() {
+                o.remove("contributions");
             }
+            let summary = raw(&e)?;
+            by_uscc.insert(uscc.clone(), i);
+            items.push(Item { uscc, color, region_code, summary, detail });
         }
         let regions = rows(&ctx, "SELECT * FROM region_risk ORDER BY level, region_code").await?;
         Ok(Cache {
             version: snapshot.version,
-            enterprises: enterprises.into_iter().map(Arc::new).collect(),
+            enterprises: items,
             by_uscc,
             counts,
             regions,
@@ -84,4 +108,8 @@ impl Cache {
             sql_ctx,
         })
     }
+}
+
+fn raw(v: &Value) -> Result<Box<RawValue>, ApiError> {
+    serde_json::value::to_raw_value(v).map_err(|e| ApiError::Internal(e.to_string()))
 }

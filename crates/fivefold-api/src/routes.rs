@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use fivefold_model::time::parse_rfc3339_ms;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -85,10 +86,6 @@ struct ListParams {
     offset: Option<usize>,
 }
 
-fn region_prefix(v: &Value) -> &str {
-    v.get("region_code").and_then(Value::as_str).unwrap_or_default()
-}
-
 fn check_code(name: &str, v: &str, len: usize) -> Result<(), ApiError> {
     if v.len() < len || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::BadRequest(format!(
@@ -115,25 +112,20 @@ async fn enterprises(State(st): St, Query(p): Query<ListParams>) -> Result<Json<
     }
     let limit = p.limit.unwrap_or(50).min(1000);
     let offset = p.offset.unwrap_or(0);
-    let matches = |e: &&Arc<Value>| {
-        p.color.as_deref().is_none_or(|c| e.get("color").and_then(Value::as_str) == Some(c))
-            && p.county.as_deref().is_none_or(|c| region_prefix(e).starts_with(&c[..6]))
-            && p.town.as_deref().is_none_or(|t| region_prefix(e).starts_with(&t[..9]))
+    let color = p.color.as_deref().and_then(|c| crate::cache::COLORS.iter().position(|x| *x == c));
+    let matches = |e: &&crate::cache::Item| {
+        color.is_none_or(|c| e.color == c)
+            && p.county.as_deref().is_none_or(|c| e.region_code.starts_with(&c[..6]))
+            && p.town.as_deref().is_none_or(|t| e.region_code.starts_with(&t[..9]))
     };
     let total = cache.enterprises.iter().filter(matches).count();
-    let items: Vec<Value> = cache
+    let items: Vec<&RawValue> = cache
         .enterprises
         .iter()
         .filter(matches)
         .skip(offset)
         .take(limit)
-        .map(|e| {
-            let mut v = (**e).clone();
-            if let Some(o) = v.as_object_mut() {
-                o.remove("contributions");
-            }
-            v
-        })
+        .map(|e| &*e.summary)
         .collect();
     let [blue, yellow, orange, red] = cache.counts;
     Ok(Json(json!({
@@ -151,11 +143,12 @@ fn check_uscc(uscc: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("uscc {uscc:?} {e}")))
 }
 
-async fn enterprise(State(st): St, Path(uscc): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn enterprise(State(st): St, Path(uscc): Path<String>) -> Result<Response, ApiError> {
     check_uscc(&uscc)?;
     let cache = st.cache();
     match cache.by_uscc.get(&uscc).and_then(|i| cache.enterprises.get(*i)) {
-        Some(e) => Ok(Json((**e).clone())),
+        Some(e) => Ok(([(header::CONTENT_TYPE, "application/json")], e.detail.get().to_owned())
+            .into_response()),
         None => Err(ApiError::NotFound(format!("no score for enterprise {uscc}"))),
     }
 }
