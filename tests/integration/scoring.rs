@@ -199,10 +199,11 @@ fn a_chattering_sensor_does_not_flap_the_colour() {
         "enterprise",
         &[enterprise(CLEAN, "hazchem_production", 1), enterprise(OTHER, "commercial", 0)],
     );
-    // Around the H set point (25) every 10 s, inside the 2% deadband (24.5).
-    let readings = (0..6 * 360).map(|i| {
-        reading(CLEAN, "GAS", T0 + i * 10_000 + 500, if i % 2 == 0 { 25.2 } else { 24.8 })
-    });
+    // Above the H set point (25) for 40 s, which starts an episode after the
+    // 30 s on-delay; then chattering around it every 10 s, never below the
+    // 2% deadband (24.5), so the episode neither ends nor starts again.
+    let value = |i: i64| if i < 4 || i % 2 == 0 { 25.2 } else { 24.8 };
+    let readings = (0..6 * 360).map(|i| reading(CLEAN, "GAS", T0 + i * 10_000 + 500, value(i)));
     write_monitoring(
         &input,
         clock(6 * HOUR, 10 * MIN),
