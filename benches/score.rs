@@ -45,7 +45,7 @@ fn run(scorer: &mut Scorer, stats: &mut Stats, topic: Topic, lines: Vec<String>,
     for l in &lines {
         d.push(l.as_bytes(), &SourceRef { topic: topic.name(), ..Default::default() }, 0);
     }
-    let batches = d.finish();
+    let batches = d.finish().unwrap_or_else(|e| panic!("{e}"));
     stats.decode_s += t.elapsed().as_secs_f64();
     let t = Instant::now();
     for (table, b) in &batches {

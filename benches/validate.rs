@@ -48,7 +48,7 @@ fn bench(c: &mut Criterion) {
                     };
                     black_box(dec.push(r, &src, 0));
                 }
-                black_box(dec.finish())
+                black_box(dec.finish().expect("builders match the schema"))
             });
         });
         group.throughput(Throughput::Bytes(bytes as u64));
@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
                         0,
                     ));
                 }
-                black_box(dec.finish())
+                black_box(dec.finish().expect("builders match the schema"))
             });
         });
     }

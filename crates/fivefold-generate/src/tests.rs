@@ -611,7 +611,7 @@ fn agrees_with_the_model_decoder() {
             mismatches.push(format!("{} {want} -> {got} ({reason}): {head}", r.topic.name()));
         }
         if decoders[i].buffered_rows() > 20_000 {
-            decoders[i].finish();
+            decoders[i].finish().unwrap();
         }
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");

@@ -16,7 +16,7 @@ fn hazard_batch(times: &[&str]) -> RecordBatch {
         let src = SourceRef { topic: "hazard", line: Some(i as i64 + 1), ..Default::default() };
         dec.push(raw.as_bytes(), &src, 0);
     }
-    let mut out = dec.finish();
+    let mut out = dec.finish().unwrap();
     assert_eq!(out.len(), 1, "all rows valid");
     out.remove(0).1
 }

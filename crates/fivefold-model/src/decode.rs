@@ -12,6 +12,7 @@ use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder,
     StringBuilder, TimestampMillisecondBuilder,
 };
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use base64::Engine as _;
 use serde_json::value::RawValue;
@@ -276,9 +277,9 @@ impl TableBuilder {
         }
     }
 
-    fn finish(&mut self) -> Option<RecordBatch> {
+    fn finish(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
         if self.rows == 0 {
-            return None;
+            return Ok(None);
         }
         let mut cols: Vec<ArrayRef> = self.columns.iter_mut().map(Column::finish).collect();
         if let Some(g) = &mut self.grade {
@@ -287,8 +288,8 @@ impl TableBuilder {
         self.source.finish(&mut cols);
         self.rows = 0;
         // The columns are built from the same specs as the schema; a mismatch
-        // is a bug that every test would hit.
-        RecordBatch::try_new(self.table.schema(), cols).ok()
+        // is a bug that every test would hit, but it is reported, not hidden.
+        RecordBatch::try_new(self.table.schema(), cols).map(Some)
     }
 }
 
@@ -359,9 +360,9 @@ impl DeadLetters {
         self.rows += 1;
     }
 
-    fn finish(&mut self) -> Option<RecordBatch> {
+    fn finish(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
         if self.rows == 0 {
-            return None;
+            return Ok(None);
         }
         self.rows = 0;
         let cols: Vec<ArrayRef> = vec![
@@ -378,7 +379,7 @@ impl DeadLetters {
             Arc::new(self.field.finish()),
             Arc::new(self.seen_at.finish()),
         ];
-        RecordBatch::try_new(Table::DeadLetters.schema(), cols).ok()
+        RecordBatch::try_new(Table::DeadLetters.schema(), cols).map(Some)
     }
 }
 
@@ -509,14 +510,19 @@ impl Decoder {
         }
     }
 
-    /// Drains the builders into batches (empty tables are left out).
-    pub fn finish(&mut self) -> Vec<(Table, RecordBatch)> {
-        let mut out: Vec<(Table, RecordBatch)> =
-            self.tables.iter_mut().filter_map(|t| t.finish().map(|b| (t.table, b))).collect();
-        if let Some(b) = self.dead.finish() {
+    /// Drains the builders into batches (empty tables are left out). An
+    /// error means the builders and the table schema disagree: a bug.
+    pub fn finish(&mut self) -> Result<Vec<(Table, RecordBatch)>, ArrowError> {
+        let mut out = Vec::new();
+        for t in &mut self.tables {
+            if let Some(b) = t.finish()? {
+                out.push((t.table, b));
+            }
+        }
+        if let Some(b) = self.dead.finish()? {
             out.push((Table::DeadLetters, b));
         }
-        out
+        Ok(out)
     }
 }
 
@@ -977,7 +983,7 @@ mod tests {
         let mut dec = Decoder::new(Topic::Enterprise);
         let raw = with(ENT, "hobby", Some(r#"{"a":[1]}"#));
         assert_eq!(dec.push(raw.as_bytes(), &src(), 0), Outcome::Accepted(Table::Enterprise));
-        let out = dec.finish();
+        let out = dec.finish().unwrap();
         assert_eq!(out.len(), 1);
         let (table, batch) = &out[0];
         assert_eq!(*table, Table::Enterprise);
@@ -1001,7 +1007,7 @@ mod tests {
         let mut dec = Decoder::new(Topic::Enterprise);
         let raw = with(ENT, "uscc", Some("\"91440300708461136A\""));
         assert_eq!(dec.push(raw.as_bytes(), &src(), 0), Outcome::Accepted(Table::Enterprise));
-        let (_, batch) = &dec.finish()[0];
+        let (_, batch) = &dec.finish().unwrap()[0];
         let flags = batch.column_by_name("quality_flags").unwrap().as_list::<i32>().value(0);
         assert_eq!(flags.as_string::<i32>().value(0), FLAG_USCC_CHECKSUM);
     }
@@ -1023,7 +1029,7 @@ mod tests {
             dec.push(reading.as_bytes(), &src(), 0),
             Outcome::Accepted(Table::MonitoringReading)
         );
-        let out = dec.finish();
+        let out = dec.finish().unwrap();
         let rows: Vec<(Table, usize)> = out.iter().map(|(t, b)| (*t, b.num_rows())).collect();
         assert_eq!(
             rows,
@@ -1062,7 +1068,7 @@ mod tests {
         let mut dec = Decoder::new(Topic::Rescue);
         let out = dec.push(b"{\"a\":\"\xff\"}", &src(), 0);
         assert!(matches!(out, Outcome::Rejected(r) if r.class == ErrorClass::NotJson));
-        let (_, batch) = &dec.finish()[0];
+        let (_, batch) = &dec.finish().unwrap()[0];
         assert_eq!(
             batch.column_by_name("raw_encoding").unwrap().as_string::<i32>().value(0),
             "base64"

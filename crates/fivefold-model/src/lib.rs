@@ -12,7 +12,7 @@
 //! let src = SourceRef { topic: "hazard", file: Some("hazard.jsonl"), line: Some(1), ..Default::default() };
 //! let out = dec.push(br#"{"event_id":"h1"}"#, &src, 0);
 //! assert!(matches!(out, Outcome::Rejected(r) if r.reason() == "field `event_time`: required field is missing"));
-//! let batches = dec.finish();
+//! let batches = dec.finish().expect("builders match the schema");
 //! assert_eq!(batches[0].0, Table::DeadLetters);
 //! ```
 

@@ -39,6 +39,9 @@ pub enum Error {
         /// What differs.
         message: String,
     },
+    /// Decoded columns did not fit their table schema.
+    #[error("internal error building a record batch: {0}; please report")]
+    Arrow(arrow::error::ArrowError),
     /// Kafka failed.
     #[error(transparent)]
     Kafka(#[from] fivefold_kafka::Error),

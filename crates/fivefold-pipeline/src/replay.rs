@@ -243,7 +243,7 @@ pub fn replay(
     while let Some(src) = sources.iter_mut().filter(|s| !s.done).min_by_key(|s| s.last_event_ms) {
         read_chunk(src, &mut line, opts.batch_rows, &mut summary)?;
         let key = source_key(src.topic);
-        for (table, batch) in src.decoder.finish() {
+        for (table, batch) in src.decoder.finish().map_err(Error::Arrow)? {
             if table != Table::DeadLetters
                 && let Some(m) = batch
                     .column_by_name("event_time")

@@ -128,7 +128,7 @@ impl Core {
     /// offsets and the scoring state of every owned shard.
     fn commit(&mut self) -> Result<Option<CommitInfo>> {
         for (k, d) in &mut self.decoders {
-            for (table, batch) in d.finish() {
+            for (table, batch) in d.finish().map_err(crate::Error::Arrow)? {
                 if let Some(sc) = self.scorer.as_mut() {
                     sc.process(k.1, &source_key(*k), table, &batch)?;
                 }

@@ -130,7 +130,7 @@ fn batch(topic: Topic, lines: &[String]) -> Vec<(Table, arrow::record_batch::Rec
         let src = SourceRef { topic: topic.name(), line: Some(i as i64 + 1), ..Default::default() };
         d.push(l.as_bytes(), &src, 0);
     }
-    d.finish()
+    d.finish().unwrap()
 }
 
 /// A penalty of 100k CNY: 3 + min(4, 2 * log10(10)) = 5 points, decaying over 180 d.
