@@ -182,6 +182,10 @@ impl Scorer {
             last_seen: None,
         });
         src.last_seen = Some(Instant::now());
+        // The source's max event time moves once per batch, not once per row
+        // (the lateness checks below compare with the shard watermark, which
+        // only `advance` moves).
+        let mut batch_max = i64::MIN;
         let c = Cols(batch);
         let w = m.windows.score_window.0;
         let last_closed = sh.next_close.map(|n| n - w);
@@ -232,12 +236,7 @@ impl Scorer {
                     continue;
                 }
             }
-            let src = sh.sources.entry(source.to_owned()).or_insert(Source {
-                max_t: i64::MIN,
-                finished: false,
-                last_seen: None,
-            });
-            src.max_t = src.max_t.max(t);
+            batch_max = batch_max.max(t);
             sh.min_t = Some(sh.min_t.map_or(t, |x| x.min(t)));
             let window_end = (t.div_euclid(w) + 1) * w;
             let uscc = match table {
@@ -313,6 +312,9 @@ impl Scorer {
             } else if !ent.dirty.contains(&window_end) {
                 ent.dirty.push(window_end);
             }
+        }
+        if let Some(src) = sh.sources.get_mut(source) {
+            src.max_t = src.max_t.max(batch_max);
         }
         Ok(())
     }
