@@ -450,34 +450,42 @@ impl Table {
                 Field::new("contributions", list_of(contribution_type()), false),
                 ts("computed_at", false),
             ],
-            Table::LateEvents => vec![
-                utf8("table", false),
-                utf8("topic", false),
-                Field::new("partition", DataType::Int32, true),
-                Field::new("offset", DataType::Int64, true),
-                utf8("file", true),
-                Field::new("line", DataType::Int64, true),
-                utf8("key", true),
-                ts("event_time", false),
-                ts("watermark", false),
-                utf8("reason", false),
-            ],
-            _ => vec![
-                utf8("topic", false),
-                Field::new("partition", DataType::Int32, true),
-                Field::new("offset", DataType::Int64, true),
-                utf8("file", true),
-                Field::new("line", DataType::Int64, true),
-                utf8("key", true),
-                utf8("raw", false),
-                utf8("raw_encoding", false),
-                utf8("reason", false),
-                utf8("error_class", false),
-                utf8("field", true),
-                ts("seen_at", false),
-            ],
+            Table::LateEvents => {
+                let mut cols = vec![utf8("table", false)];
+                cols.extend(record_coordinates());
+                cols.extend([
+                    ts("event_time", false),
+                    ts("watermark", false),
+                    utf8("reason", false),
+                ]);
+                cols
+            }
+            _ => record_coordinates()
+                .into_iter()
+                .chain([
+                    utf8("raw", false),
+                    utf8("raw_encoding", false),
+                    utf8("reason", false),
+                    utf8("error_class", false),
+                    utf8("field", true),
+                    ts("seen_at", false),
+                ])
+                .collect(),
         }
     }
+}
+
+/// Where a record came from, as `dead_letters` and `late_events` name it:
+/// Kafka topic, partition, offset and key, or replay file and line.
+fn record_coordinates() -> [Field; 6] {
+    [
+        Field::new("topic", DataType::Utf8, false),
+        Field::new("partition", DataType::Int32, true),
+        Field::new("offset", DataType::Int64, true),
+        Field::new("file", DataType::Utf8, true),
+        Field::new("line", DataType::Int64, true),
+        Field::new("key", DataType::Utf8, true),
+    ]
 }
 
 /// `List<T>` with a nullable `item` field, as Arrow's list builders make it.
