@@ -44,6 +44,16 @@ fn clock(span: i64, step: i64) -> Vec<String> {
     out
 }
 
+/// Writes enterprise.jsonl: the plant under test (CLEAN) and the enterprise
+/// whose readings move event time (OTHER).
+fn write_enterprises(dir: &Path, industry: &str, level: i64) {
+    write(
+        dir,
+        "enterprise",
+        &[enterprise(CLEAN, industry, level), enterprise(OTHER, "commercial", 0)],
+    );
+}
+
 /// Writes monitoring.jsonl: the clock and `extra` lines, registry records first.
 fn write_monitoring(dir: &Path, mut lines: Vec<String>, extra: impl IntoIterator<Item = String>) {
     lines.extend(extra);
@@ -96,11 +106,7 @@ fn rows(lake: &Path, uscc: &str) -> Vec<(i64, String, i64, String)> {
 fn a_clean_plant_stays_blue_for_a_week() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
-    write(
-        &input,
-        "enterprise",
-        &[enterprise(CLEAN, "commercial", 0), enterprise(OTHER, "commercial", 0)],
-    );
+    write_enterprises(&input, "commercial", 0);
     let readings =
         (0..=7 * 48).map(|i| reading(CLEAN, "P1", T0 + i * HOUR / 2 + 1000, 4.0 + (i % 3) as f64));
     write_monitoring(
@@ -126,11 +132,7 @@ fn an_overdue_major_hazard_turns_red_at_the_deadline_with_no_further_record() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     let deadline = T0 + 2 * DAY + 7 * MIN;
-    write(
-        &input,
-        "enterprise",
-        &[enterprise(CLEAN, "other_industrial", 0), enterprise(OTHER, "commercial", 0)],
-    );
+    write_enterprises(&input, "other_industrial", 0);
     write(
         &input,
         "hazard",
@@ -157,11 +159,7 @@ fn a_fatal_accident_floors_orange_for_365_days() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     let occurred = T0 + DAY;
-    write(
-        &input,
-        "enterprise",
-        &[enterprise(CLEAN, "commercial", 0), enterprise(OTHER, "commercial", 0)],
-    );
+    write_enterprises(&input, "commercial", 0);
     write(
         &input,
         "rescue",
@@ -194,11 +192,7 @@ fn a_chattering_sensor_does_not_flap_the_colour() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
     // A level-1 plant close to the yellow edge.
-    write(
-        &input,
-        "enterprise",
-        &[enterprise(CLEAN, "hazchem_production", 1), enterprise(OTHER, "commercial", 0)],
-    );
+    write_enterprises(&input, "hazchem_production", 1);
     // Above the H set point (25) for 40 s, which starts an episode after the
     // 30 s on-delay; then chattering around it every 10 s, never below the
     // 2% deadband (24.5), so the episode neither ends nor starts again.
@@ -225,11 +219,7 @@ fn a_chattering_sensor_does_not_flap_the_colour() {
 fn a_gateway_that_goes_silent_raises_mon_offline() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
-    write(
-        &input,
-        "enterprise",
-        &[enterprise(CLEAN, "hazchem_storage", 2), enterprise(OTHER, "commercial", 0)],
-    );
+    write_enterprises(&input, "hazchem_storage", 2);
     let readings = (0..120).map(|i| reading(CLEAN, "GW1", T0 + i * 30_000, 5.0 + (i % 4) as f64));
     write_monitoring(
         &input,
@@ -262,11 +252,7 @@ fn a_gateway_that_goes_silent_raises_mon_offline() {
 fn late_penalties_re_emit_within_the_lateness_and_go_to_late_events_beyond_it() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in");
-    write(
-        &input,
-        "enterprise",
-        &[enterprise(CLEAN, "commercial", 0), enterprise(OTHER, "commercial", 0)],
-    );
+    write_enterprises(&input, "commercial", 0);
     let enf = |id: &str, t: i64, kind: &str| {
         let extra = match kind {
             "penalty" => r#","fine_cny":100000"#,
