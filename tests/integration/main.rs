@@ -6,5 +6,6 @@ mod browser;
 mod config;
 mod harness;
 mod kafka;
+mod kpi;
 mod replay;
 mod scoring;

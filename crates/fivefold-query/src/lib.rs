@@ -11,7 +11,7 @@
 //!   in the snapshot are read; directories are never listed, so uncommitted or
 //!   half-renamed files are invisible. Filters on `date` alone prune whole files.
 //! - [`lake_session`] builds a `SessionContext` with every table of
-//!   [`fivefold_model::Table::ALL`] and every view of [`VIEWS`] registered;
+//!   [`fivefold_model::Table::ALL`] and every view of [`VIEWS`] and [`kpi`] registered;
 //!   [`register_lake`] moves an existing context to a newer snapshot.
 //! - [`query`] runs one read-only statement (DDL, DML and `SET` are refused
 //!   with [`Error::ReadOnly`]); [`explain`] shows its plan.
@@ -37,6 +37,7 @@
 
 mod error;
 mod format;
+pub mod kpi;
 mod run;
 mod session;
 mod table;

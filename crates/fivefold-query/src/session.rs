@@ -14,7 +14,8 @@ use crate::error::{Result, planning_error};
 use crate::table::LakeTable;
 
 /// The views over the lake tables, as `(name, SELECT)`, in registration order
-/// (a view may use the views before it). Add new views here.
+/// (a view may use the views before it). Add new views here; the KPI views
+/// ([`crate::kpi`]) are registered after these.
 pub const VIEWS: &[(&str, &str)] = &[
     (
         "enterprise_latest",
@@ -153,14 +154,16 @@ pub fn register_lake(ctx: &SessionContext, snapshot: &Snapshot) -> Result<()> {
         ctx.deregister_table(table.name())?;
         ctx.register_table(table.name(), provider)?;
     }
-    for (name, sql) in VIEWS {
+    let kpi = crate::kpi::views();
+    let all = VIEWS.iter().map(|(n, s)| (*n, *s)).chain(kpi.iter().map(|(n, s)| (*n, s.as_str())));
+    for (name, sql) in all {
         // Planning a SELECT over in-memory catalog entries completes without
         // waiting on anything, so it is driven to completion right here.
         let plan = futures::executor::block_on(ctx.state().create_logical_plan(sql))
             .map_err(planning_error)?;
         let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, Some(sql.to_string())));
-        ctx.deregister_table(*name)?;
-        ctx.register_table(*name, view)?;
+        ctx.deregister_table(name)?;
+        ctx.register_table(name, view)?;
     }
     tracing::debug!(
         version = snapshot.version,
