@@ -29,7 +29,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
 }
 
-fn headless(url: &str, extra: &[&str], profile: &Path) -> String {
+pub(crate) fn headless(url: &str, extra: &[&str], profile: &Path) -> String {
     let out = Command::new(chromium())
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
         .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])

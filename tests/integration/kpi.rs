@@ -289,3 +289,126 @@ fn kpi_views_give_the_known_figures_of_a_hand_written_lake() {
     let moves = row(&lake, "kpi_risk", "moves, moves_worse + moves_better", Q1);
     assert_eq!(moves[0], moves[1], "every move is either worse or better");
 }
+
+/// Every `data-kpi` cell of a report page: (view.column, period, value).
+fn kpi_cells(html: &str) -> Vec<(String, String, String)> {
+    let attr = |cell: &str, name: &str| {
+        let start = cell.find(&format!("{name}=\""))? + name.len() + 2;
+        Some(cell[start..].split('"').next()?.to_string())
+    };
+    html.split("<td ")
+        .filter(|c| c.contains("data-kpi="))
+        .filter_map(|c| {
+            Some((attr(c, "data-kpi")?, attr(c, "data-period")?, attr(c, "data-value")?))
+        })
+        .collect()
+}
+
+#[test]
+fn a_report_from_generated_data_shows_the_figures_of_the_views_and_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, lake) = (dir.path().join("in"), dir.path().join("lake"));
+    generate(&input, 150, 30.0, 11, 0.0);
+    run_ok(&["replay", "--input", input.to_str().unwrap(), "--lake", lake.to_str().unwrap()]);
+    let target = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    std::fs::create_dir_all(&target).unwrap();
+    let page = target.join("report.html");
+    let l = lake.to_str().unwrap();
+    run_ok(&["report", "--lake", l, "--period", "2026-03", "--out", page.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&page).unwrap();
+
+    // Each figure equals its view's value for that month (or, where the view
+    // has no row for a month the lake covers, a count of 0).
+    let cells = kpi_cells(&html);
+    let mut matched = 0;
+    for family in ["kpi_enforcement", "kpi_hazards", "kpi_accidents", "kpi_monitoring", "kpi_risk"]
+    {
+        let mine: Vec<_> =
+            cells.iter().filter(|c| c.0.starts_with(&format!("{family}."))).collect();
+        assert!(!mine.is_empty(), "{family} has cells");
+        let mut cols: Vec<&str> = mine.iter().map(|c| &c.0[family.len() + 1..]).collect();
+        cols.dedup();
+        assert_eq!(cols.len() * 3, mine.len(), "three periods per indicator");
+        let filter = if family == "kpi_accidents" {
+            " AND accident_type = 'all' AND grade = 'all'"
+        } else {
+            ""
+        };
+        let select = cols.iter().map(|c| format!("CAST({c} AS DOUBLE)")).collect::<Vec<_>>();
+        let rows = sql(
+            &lake,
+            &format!(
+                "SELECT period, {} FROM {family} WHERE period_kind = 'month' AND level = 'all'{filter}",
+                select.join(", ")
+            ),
+        );
+        for (name, period, value) in mine {
+            let i = cols.iter().position(|c| name.ends_with(&format!(".{c}"))).unwrap();
+            match rows.iter().find(|r| &r[0] == period) {
+                Some(r) => {
+                    let want: Option<f64> = r[i + 1].parse().ok();
+                    assert_eq!(value.parse::<f64>().ok(), want, "{name} in {period}");
+                    matched += 1;
+                }
+                None => assert!(value.is_empty() || value == "0", "{name} in {period}: {value}"),
+            }
+        }
+    }
+    assert!(matched >= 30, "only {matched} figures had a view row to check");
+
+    // The ten highest-risk enterprises at the end of March, worst first.
+    let listed: Vec<&str> =
+        html.split("<tr data-uscc=\"").skip(1).filter_map(|s| s.split('"').next()).collect();
+    let worst: Vec<String> = sql(
+        &lake,
+        "SELECT uscc FROM risk_latest ORDER BY CASE color WHEN 'red' THEN 0 WHEN 'orange' THEN 1 \
+           WHEN 'yellow' THEN 2 ELSE 3 END, risk_points DESC, uscc LIMIT 10",
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    assert_eq!(listed, worst);
+    let towns = sql_count(
+        &lake,
+        "SELECT count(*) FROM kpi_risk WHERE period_kind = 'month' AND period = '2026-03' \
+           AND level = 'town'",
+    );
+    assert_eq!(html.matches("<tr data-town=").count() as u64, towns);
+
+    // Rendered by headless Chromium for people to look at.
+    let shot = target.join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    crate::browser::headless(
+        &format!("file://{}", page.display()),
+        &[&format!("--screenshot={}", shot.display()), "--window-size=1320,3000"],
+        &dir.path().join("chrome"),
+    );
+    assert!(std::fs::metadata(&shot).map(|m| m.len() > 20_000).unwrap_or(false), "screenshot");
+
+    // Markdown in English, with its charts beside it.
+    let md = dir.path().join("q1.md");
+    run_ok(
+        &["report", "--lake", l, "--period", "2026-Q1", "--format", "md", "--lang", "en"]
+            .into_iter()
+            .chain(["--out", md.to_str().unwrap()])
+            .collect::<Vec<_>>(),
+    );
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.starts_with("# Safety risk monitoring report 2026-Q1"), "{text}");
+    for chart in ["kpi_enforcement", "kpi_hazards", "kpi_accidents", "kpi_monitoring", "kpi_risk"] {
+        let file = format!("q1-{chart}.svg");
+        assert!(text.contains(&format!("]({file})")), "{file} linked");
+        let svg = std::fs::read_to_string(dir.path().join(&file)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "{file}");
+    }
+
+    // A period that is not one gets one clear line.
+    let out = bin()
+        .args(["report", "--lake", l, "--period", "2026-Q5", "--out", "x.html"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--period: period '2026-Q5' is not one of"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

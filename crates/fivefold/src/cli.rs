@@ -27,6 +27,9 @@ pub(crate) enum Command {
     Sql(SqlArgs),
     /// The HTTP API and dashboard over an existing lake.
     Serve(ServeArgs),
+    /// The period report (KPI tables, trend charts, top enterprises, towns by colour) as HTML
+    /// or Markdown.
+    Report(ReportArgs),
     /// Validate a pipeline configuration or a risk model file; every problem names its key or rule.
     CheckConfig(CheckConfigArgs),
 }
@@ -149,6 +152,31 @@ pub(crate) struct SqlArgs {
     pub(crate) explain: bool,
     /// The query.
     pub(crate) sql: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
+    /// The lake directory.
+    #[arg(long)]
+    pub(crate) lake: PathBuf,
+    /// The period: 2026-03-01 (day), 2026-W09 (ISO week), 2026-03, 2026-Q1 or 2026.
+    #[arg(long)]
+    pub(crate) period: String,
+    /// Only this town (its 12-digit region code, or the first 9 digits).
+    #[arg(long, conflicts_with = "county")]
+    pub(crate) town: Option<String>,
+    /// Only this county (its 12-digit region code, or the first 6 digits).
+    #[arg(long)]
+    pub(crate) county: Option<String>,
+    /// html (one file, charts inline) or md (charts as SVG files beside it).
+    #[arg(long, default_value = "html")]
+    pub(crate) format: String,
+    /// Labels: zh or en.
+    #[arg(long, default_value = "zh")]
+    pub(crate) lang: String,
+    /// The file to write.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

@@ -4,6 +4,7 @@ mod check_config;
 mod demo;
 mod generate;
 mod replay;
+mod report;
 mod run;
 mod serve;
 mod sql;
@@ -19,6 +20,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a),
         Command::Sql(a) => sql::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Report(a) => report::run(a),
         Command::CheckConfig(a) => check_config::run(a),
     }
 }
