@@ -86,6 +86,7 @@ fn the_dashboard_shows_the_colour_counts_of_the_api() {
     }
     assert_eq!(total, 120, "every enterprise has a colour");
     assert!(dom.contains("class=\"town\""), "the town grid is drawn");
+    assert!(dom.contains("href=\"/report\""), "the dashboard links its report page");
     assert!(
         std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false),
         "screenshot saved"

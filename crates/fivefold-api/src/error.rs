@@ -33,6 +33,18 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl From<fivefold_report::Error> for ApiError {
+    fn from(e: fivefold_report::Error) -> Self {
+        match e {
+            fivefold_report::Error::Query(q) => ApiError::Query(q),
+            e @ (fivefold_report::Error::Period { .. } | fivefold_report::Error::Region { .. }) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {

@@ -34,6 +34,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/risk/regions", get(regions))
         .route("/api/v1/alarms", get(alarms))
         .route("/api/v1/sql", post(sql))
+        .route("/report", get(report))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), auth));
     Router::new()
         .merge(api)
@@ -223,6 +224,52 @@ async fn alarms(
     sql.push_str(" ORDER BY start_time DESC LIMIT 1000");
     let cache = st.cache();
     Ok(Json(json!({ "items": rows(&cache.ctx, &sql).await? })))
+}
+
+#[derive(Debug, Deserialize)]
+struct ReportParams {
+    period: Option<String>,
+    lang: Option<String>,
+    town: Option<String>,
+    county: Option<String>,
+}
+
+/// A query parameter that was given and is not blank.
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The period report as an HTML page with a form for another period; with no
+/// `period`, the quarter of the lake's newest score.
+async fn report(State(st): St, Query(p): Query<ReportParams>) -> Result<Response, ApiError> {
+    use fivefold_report::{Kind, Lang, Scope};
+    let lang: Lang = match given(&p.lang) {
+        Some(l) => l.parse().map_err(ApiError::BadRequest)?,
+        None => Lang::Zh,
+    };
+    let scope = match (given(&p.town), given(&p.county)) {
+        (Some(t), _) => Scope::town(t)?,
+        (None, Some(c)) => Scope::county(c)?,
+        (None, None) => Scope::All,
+    };
+    let cache = st.cache();
+    let limit = st.opts.sql_timeout;
+    let work = async {
+        let period = match given(&p.period) {
+            Some(s) => s.parse()?,
+            None => fivefold_report::latest_period(&cache.ctx, Kind::Quarter).await?.ok_or_else(
+                || fivefold_report::Error::Period {
+                    given: "(none, and the lake has no scores yet)".into(),
+                },
+            )?,
+        };
+        fivefold_report::gather(&cache.ctx, period, scope).await
+    };
+    let figures = tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| ApiError::Timeout(limit.as_secs()))??;
+    let page = fivefold_report::html(&figures, lang, Some(cache.version), Some("/report"));
+    Ok(Html(page).into_response())
 }
 
 #[derive(Debug, Deserialize)]

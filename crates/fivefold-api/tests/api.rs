@@ -205,3 +205,38 @@ async fn health_metrics_dashboard_and_token() {
     assert_eq!(call(&guarded, req.unwrap()).await.0, StatusCode::OK);
     assert_eq!(get(&guarded, "/healthz").await.0, StatusCode::OK, "health needs no token");
 }
+
+#[tokio::test]
+async fn the_report_page_shows_a_period_and_refuses_bad_parameters() {
+    let (_dir, st) = lake().await;
+    // No period: the quarter of the lake's newest score (the generator starts in March 2026).
+    let (s, page) = get(&st, "/report").await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap().to_owned();
+    assert!(page.contains("data-period=\"2026-Q1\""), "the quarter of the newest score");
+    assert!(page.contains("<form class=\"pick\""), "a form asks for another period");
+    let (s, month) = get(&st, "/report?period=2026-03&lang=en").await;
+    assert_eq!(s, StatusCode::OK);
+    let month = month.as_str().unwrap().to_owned();
+    assert!(month.contains("Safety risk monitoring report 2026-03"));
+    // The enterprises scored at the end of March, as the view counts them.
+    let (_, rows) = sql(
+        &st,
+        r#"{"sql": "SELECT enterprises FROM kpi_risk WHERE period_kind = 'month' AND period = '2026-03' AND level = 'all'"}"#,
+    )
+    .await;
+    let n = rows["rows"][0]["enterprises"].as_i64().unwrap();
+    assert_eq!(n, 60);
+    assert!(month.contains(&format!(
+        "data-kpi=\"kpi_risk.enterprises\" data-period=\"2026-03\" data-value=\"{n}\""
+    )));
+    for (uri, needle) in [
+        ("/report?period=2026-Q5", "period '2026-Q5' is not one of"),
+        ("/report?period=2026-03&town=44a", "region '44a' is not a region code"),
+        ("/report?period=2026-03&lang=fr", "language 'fr' is not one of zh, en"),
+    ] {
+        let (s, body) = get(&st, uri).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(body["error"].as_str().unwrap().contains(needle), "{uri}: {body}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, NaiveTime};
+use chrono::{Duration, NaiveDate, NaiveTime};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
@@ -11,7 +11,7 @@ use fivefold_query::SessionContext;
 
 use crate::catalog::{FAMILIES, Family, Unit};
 use crate::error::{Error, Result};
-use crate::period::Period;
+use crate::period::{Kind, Period};
 
 /// Which part of the lake a report covers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -143,16 +143,7 @@ pub struct Figures {
 /// otherwise; levels at period end are carried
 /// forward from the last period with a row; rates stay unknown.
 pub async fn gather(ctx: &SessionContext, period: Period, scope: Scope) -> Result<Figures> {
-    // The lake's scored span, in the bureau's days.
-    let span_sql = "SELECT CAST(min(window_start) AS BIGINT), CAST(max(window_end) AS BIGINT) \
-                    FROM risk_scores";
-    let span = query(ctx, span_sql).await?;
-    let local_day = |col| {
-        let ms = span.first().and_then(|b| f64_at(b, col, 0))? as i64;
-        let t = chrono::DateTime::from_timestamp_millis(ms)? + Duration::hours(8);
-        Some(t.date_naive())
-    };
-    let (scored_from, last) = (local_day(0), local_day(1));
+    let (scored_from, last) = scored_span(ctx).await?;
     let mut families = Vec::with_capacity(FAMILIES.len());
     for family in FAMILIES {
         // A family's data starts at its first day with a row, or where scoring
@@ -166,7 +157,7 @@ pub async fn gather(ctx: &SessionContext, period: Period, scope: Scope) -> Resul
             .await?
             .first()
             .and_then(|b| string_at(b, 0, 0))
-            .and_then(|d| d.parse::<chrono::NaiveDate>().ok());
+            .and_then(|d| d.parse::<NaiveDate>().ok());
         let first = match (first, scored_from) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -185,6 +176,26 @@ pub async fn gather(ctx: &SessionContext, period: Period, scope: Scope) -> Resul
         .first()
         .and_then(|b| string_at(b, 0, 0));
     Ok(Figures { period, scope, families, top, towns, by_type, by_grade, as_of })
+}
+
+/// The first and last day (in the bureau's calendar) that the lake's risk
+/// scores cover, if anything is scored.
+async fn scored_span(ctx: &SessionContext) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
+    let sql = "SELECT CAST(min(window_start) AS BIGINT), CAST(max(window_end) AS BIGINT) \
+               FROM risk_scores";
+    let span = query(ctx, sql).await?;
+    let local_day = |col| {
+        let ms = span.first().and_then(|b| f64_at(b, col, 0))? as i64;
+        let t = chrono::DateTime::from_timestamp_millis(ms)? + Duration::hours(8);
+        Some(t.date_naive())
+    };
+    Ok((local_day(0), local_day(1)))
+}
+
+/// The period of `kind` that holds the lake's newest score (its "now"), if
+/// anything is scored: the period a report shows when none is asked for.
+pub async fn latest_period(ctx: &SessionContext, kind: Kind) -> Result<Option<Period>> {
+    Ok(scored_span(ctx).await?.1.map(|day| Period::containing(kind, day)))
 }
 
 async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
@@ -246,7 +257,7 @@ async fn last_before(
     family: &Family,
     columns: &[&str],
     kind: &str,
-    end: chrono::NaiveDate,
+    end: NaiveDate,
     scope: &Scope,
 ) -> Result<Vec<Option<f64>>> {
     let sql = format!(
@@ -269,7 +280,7 @@ async fn family_figures(
     family: &'static Family,
     period: Period,
     scope: &Scope,
-    covered: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    covered: Option<(NaiveDate, NaiveDate)>,
 ) -> Result<FamilyFigures> {
     let covers =
         |p: &Period| covered.is_some_and(|(first, last)| p.end() > first && p.start <= last);

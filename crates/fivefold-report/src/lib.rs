@@ -23,6 +23,8 @@ mod svg;
 
 pub use catalog::{FAMILIES, Family, Lang, Metric, Text, Unit};
 pub use error::{Error, Result};
-pub use figures::{AccidentRow, FamilyFigures, Figures, Scope, TopEnterprise, gather};
+pub use figures::{
+    AccidentRow, FamilyFigures, Figures, Scope, TopEnterprise, gather, latest_period,
+};
 pub use period::{Kind, Period};
 pub use render::{Chart, html, markdown};

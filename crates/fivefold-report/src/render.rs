@@ -117,7 +117,8 @@ const CSS: &str = "body{font-family:'Noto Sans CJK SC','Source Han Sans SC','Wen
 'PingFang SC',sans-serif;margin:0;background:#f4f6f9;color:#1c2430}\
 main{max-width:1320px;margin:0 auto;padding:24px}\
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:0 0 12px}h3{font-size:14px}\
-.meta{color:#566;margin:0 0 20px}\
+.meta{color:#566;margin:0 0 12px}.pick{margin:0 0 16px;font-size:13px}\
+.pick input,.pick select,.pick button{font:inherit;padding:2px 6px}\
 section{background:#fff;border-radius:8px;padding:16px 20px;margin:0 0 16px;\
 box-shadow:0 1px 2px rgba(0,0,0,.08)}\
 .cols{display:flex;}figure{margin:0}.cols{flex-wrap:wrap;gap:20px;align-items:flex-start}\
@@ -125,8 +126,15 @@ table{border-collapse:collapse;font-size:13px}th,td{padding:4px 10px;border-bott
 th{background:#eef2f7;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 .dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:4px}";
 
-/// The report as one self-contained HTML page.
-pub fn html(f: &Figures, lang: Lang, lake_version: Option<u64>) -> String {
+/// The report as one self-contained HTML page. With `form_action`, the page
+/// starts with a form that asks the same URL for another period, scope or
+/// language (the dashboard's report page).
+pub fn html(
+    f: &Figures,
+    lang: Lang,
+    lake_version: Option<u64>,
+    form_action: Option<&str>,
+) -> String {
     let mut s = String::new();
     let html_lang = if lang == Lang::Zh { "zh-CN" } else { "en" };
     let title = format!("{} {}", texts::TITLE.get(lang), f.period);
@@ -153,6 +161,9 @@ pub fn html(f: &Figures, lang: Lang, lake_version: Option<u64>) -> String {
         let _ = write!(s, " · {} {v}", texts::VERSION.get(lang));
     }
     s.push_str("</p>");
+    if let Some(action) = form_action {
+        picker(&mut s, f, lang, action);
+    }
     let heads = period_heads(f, lang);
     for ff in &f.families {
         let _ = write!(
@@ -223,6 +234,34 @@ pub fn html(f: &Figures, lang: Lang, lake_version: Option<u64>) -> String {
     towns_html(&mut s, f, lang);
     s.push_str("</main></body></html>\n");
     s
+}
+
+fn picker(s: &mut String, f: &Figures, lang: Lang, action: &str) {
+    let (town, county) = match &f.scope {
+        Scope::Town(c) => (c.as_str(), ""),
+        Scope::County(c) => ("", c.as_str()),
+        Scope::All => ("", ""),
+    };
+    let selected = |l: Lang| if l == lang { " selected" } else { "" };
+    let _ = write!(
+        s,
+        "<form class=\"pick\" method=\"get\" action=\"{a}\">\
+         <label>{pl} <input name=\"period\" value=\"{p}\" size=\"10\" \
+         placeholder=\"2026-Q1\"></label> \
+         <label>{cl} <input name=\"county\" value=\"{county}\" size=\"12\"></label> \
+         <label>{tl} <input name=\"town\" value=\"{town}\" size=\"12\"></label> \
+         <select name=\"lang\"><option value=\"zh\"{zh}>中文</option>\
+         <option value=\"en\"{en}>English</option></select> <button>OK</button></form>",
+        a = escape(action),
+        pl = texts::PERIOD.get(lang),
+        p = f.period,
+        cl = texts::COUNTY.get(lang),
+        tl = texts::TOWN.get(lang),
+        county = escape(county),
+        town = escape(town),
+        zh = selected(Lang::Zh),
+        en = selected(Lang::En),
+    );
 }
 
 fn colour_cell(c: &str, lang: Lang) -> String {

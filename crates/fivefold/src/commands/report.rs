@@ -31,7 +31,7 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<()> {
         std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
     };
     if args.format == "html" {
-        write(&args.out, &fivefold_report::html(&figures, lang, Some(snapshot.version)))?;
+        write(&args.out, &fivefold_report::html(&figures, lang, Some(snapshot.version), None))?;
         println!("wrote the {period} report to {}", args.out.display());
         return Ok(());
     }
