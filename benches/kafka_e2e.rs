@@ -9,13 +9,21 @@
 //!
 //! - `files --out DIR --records N`: the same records as `produce`, as files;
 //! - `replay --input DIR --lake DIR`: `fivefold replay` of those files.
+//! - `latency --brokers B --lake DIR [--rate R] [--seconds S]`: event-to-queryable
+//!   latency. Readings stamped with the wall clock are produced at a steady R
+//!   records/s while the pipeline runs; a poller reads the lake through
+//!   DataFusion every 50 ms, as `fivefold sql` would, and a record counts as
+//!   queryable when its window's score row is committed. The model uses 1 s
+//!   windows, 500 ms out-of-orderness and 1 s idleness, with 1 s commits: the
+//!   latency is that configuration's, not the default 5-minute windows'.
 //!
-//! Each prints one JSON line. `benches/e2e/kafka.sh` runs all three against
-//! one broker and prints the comparison.
+//! Each prints one JSON line. `benches/e2e/run.sh` runs them against one
+//! broker, beside DuckDB and Flink, and prints the comparison.
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Duration, Instant};
 
+use arrow::array::Array as _;
 use fivefold_generate::{GenConfig, Generator};
 use fivefold_kafka::{KafkaConfig, Producer};
 use fivefold_lake::{Lake, WriterOptions};
@@ -193,6 +201,190 @@ fn replay(args: &[String]) {
     report("replay", summary.records, bytes, started);
 }
 
+/// A USCC with a valid check character for enterprise `i`.
+fn uscc(i: u32) -> String {
+    let body = format!("91320505{i:09}");
+    let c = fivefold_model::uscc::check_char(body.as_bytes()).map_or('0', char::from);
+    format!("{body}{c}")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The newest committed `window_end` of `risk_scores` (epoch ms), through DataFusion.
+fn newest_score(lake: &std::path::Path, rt: &tokio::runtime::Runtime) -> Option<i64> {
+    let snapshot = fivefold_lake::read_snapshot(lake).ok()?;
+    rt.block_on(async {
+        let ctx = fivefold_query::lake_session(&snapshot, &fivefold_query::QueryOptions::default())
+            .ok()?;
+        let sql = "SELECT CAST(max(window_end) AS BIGINT) FROM risk_scores";
+        let batches = fivefold_query::query(&ctx, sql).await.ok()?;
+        let col = batches.first()?.column(0).as_any();
+        let col = col.downcast_ref::<arrow::array::Int64Array>()?;
+        (!col.is_null(0)).then(|| col.value(0))
+    })
+}
+
+fn latency(args: &[String]) {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let mut cfg = kafka(&arg(args, "--brokers", "127.0.0.1:9092"));
+    cfg.topic_prefix = "latency-".into();
+    cfg.group = "bench-latency".into();
+    cfg.partitions = 3;
+    let rate: u64 = arg(args, "--rate", "5000").parse().unwrap_or(5000);
+    let seconds: u64 = arg(args, "--seconds", "30").parse().unwrap_or(30);
+    let lake_dir = std::path::PathBuf::from(arg(args, "--lake", "target/bench/latency-lake"));
+    fivefold_kafka::ensure_topics(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    let producer = Producer::new(&cfg).unwrap_or_else(|e| panic!("{e}"));
+    let names = cfg.names();
+    let (enterprises, per) = (100u32, 10u32);
+    let t0 = now_ms();
+    for i in 0..enterprises {
+        let u = uscc(i);
+        let ent = format!(
+            r#"{{"event_id":"e{i}","event_time":{t0},"uscc":"{u}","region_code":"320505001001","name":"n","industry":"hazchem_storage","major_hazard_level":2,"major_hazard_units":1,"hazardous_processes":1,"standardization_grade":2,"own_rescue_team":false,"employees":10,"status":"operating"}}"#
+        );
+        producer
+            .send(names.name(fivefold_model::Topic::Enterprise), u.as_bytes(), ent.as_bytes(), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        for p in 0..per {
+            let pt = format!(
+                r#"{{"event_id":"p{i}-{p}","event_time":{t0},"uscc":"{u}","record_type":"point","point_id":"P{i}-{p}","kind":"pressure","unit":"MPa","high":2.0,"high_high":2.5,"expected_period_s":60}}"#
+            );
+            producer
+                .send(
+                    names.name(fivefold_model::Topic::Monitoring),
+                    u.as_bytes(),
+                    pt.as_bytes(),
+                    &[],
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    producer.flush(Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
+
+    let mut model = fivefold_score::RiskModel::reference().unwrap_or_else(|e| panic!("{e}"));
+    let window = 1000;
+    model.windows.score_window = fivefold_score::Millis(window);
+    model.windows.out_of_orderness = fivefold_score::Millis(500);
+    model.windows.idle_timeout = fivefold_score::Millis(1000);
+    let opts = RunOptions {
+        commit_interval: Duration::from_secs(1),
+        commit_rows: 1_000_000,
+        exit_at_end: false,
+        model: Some(model),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let lake = Lake::open(&lake_dir, WriterOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let (run_cfg, run_stop) = (cfg.clone(), Arc::clone(&stop));
+    let pipeline = std::thread::spawn(move || {
+        fivefold_pipeline::run(&run_cfg, lake, &opts, &run_stop, &AtomicU64::new(0))
+    });
+
+    // Bursts every 10 ms: (window end, produce time, records).
+    let bursts = Arc::new(std::sync::Mutex::new(Vec::<(i64, i64, u64)>::new()));
+    let b2 = Arc::clone(&bursts);
+    let started = Instant::now();
+    let start_ms = now_ms();
+    let produce = std::thread::spawn(move || {
+        let per_burst = (rate / 100).max(1);
+        let points = u64::from(enterprises * per);
+        let mut k = 0u64;
+        let mut sent = 0u64;
+        // Three seconds more than measured, so the last measured windows close.
+        while started.elapsed() < Duration::from_secs(seconds + 3) {
+            let t = now_ms();
+            for _ in 0..per_burst {
+                let (i, p) = ((k % points) / u64::from(per), k % u64::from(per));
+                let u = uscc(i as u32);
+                let v = 1.0 + (k % 13) as f64 * 0.01;
+                let line = format!(
+                    r#"{{"event_time":{t},"uscc":"{u}","record_type":"reading","point_id":"P{i}-{p}","value":{v}}}"#
+                );
+                let _ = producer.send(
+                    names.name(fivefold_model::Topic::Monitoring),
+                    u.as_bytes(),
+                    line.as_bytes(),
+                    &[],
+                );
+                k += 1;
+            }
+            sent += per_burst;
+            if let Ok(mut b) = b2.lock() {
+                b.push(((t / window + 1) * window, t, per_burst));
+            }
+            let due = Duration::from_millis(sent * 1000 / rate.max(1));
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        let _ = producer.flush(Duration::from_secs(30));
+        sent
+    });
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut latencies: Vec<(i64, u64)> = Vec::new();
+    let mut next = 0usize;
+    let (warmup, measured) = (Duration::from_secs(3), Duration::from_secs(seconds));
+    let deadline = Duration::from_secs(seconds + 30);
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let seen = now_ms();
+        if let Some(newest) = newest_score(&lake_dir, &rt) {
+            let b = bursts.lock().map(|b| b.clone()).unwrap_or_default();
+            while next < b.len() && b[next].0 <= newest {
+                let (_, produced, n) = b[next];
+                let at = Duration::from_millis((produced - start_ms).max(0) as u64);
+                if at > warmup && at <= measured {
+                    latencies.push((seen - produced, n));
+                }
+                next += 1;
+            }
+            let last = b.last().map_or(0, |l| l.1);
+            if last - start_ms > measured.as_millis() as i64
+                && b.get(next).is_some_and(|x| x.1 - start_ms > measured.as_millis() as i64)
+            {
+                break;
+            }
+        }
+        if started.elapsed() > deadline {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sent = produce.join().unwrap_or(0);
+    let _ = pipeline.join();
+    latencies.sort_unstable();
+    let total: u64 = latencies.iter().map(|l| l.1).sum();
+    let pct = |q: f64| {
+        let mut acc = 0u64;
+        let want = (total as f64 * q).ceil() as u64;
+        latencies
+            .iter()
+            .find(|(_, n)| {
+                acc += n;
+                acc >= want
+            })
+            .map_or(-1, |l| l.0)
+    };
+    println!(
+        "{{\"mode\":\"latency\",\"rate\":{rate},\"records\":{sent},\"measured\":{total},\
+         \"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{},\"window_ms\":{window},\"peak_rss_mib\":{:.1}}}",
+        pct(0.5),
+        pct(0.99),
+        latencies.last().map_or(-1, |l| l.0),
+        peak_rss_mib()
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.iter().skip(1).find(|a| !a.starts_with('-')).map(String::as_str) {
@@ -201,6 +393,9 @@ fn main() {
         Some("pipeline") => pipeline(&args),
         Some("replay") => replay(&args),
         Some("files") => files(&args),
-        _ => eprintln!("usage: kafka_e2e produce|bare|pipeline|replay [--brokers HOST:PORT] [...]"),
+        Some("latency") => latency(&args),
+        _ => eprintln!(
+            "usage: kafka_e2e produce|bare|pipeline|replay|files|latency [--brokers HOST:PORT] [...]"
+        ),
     }
 }

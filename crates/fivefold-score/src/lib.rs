@@ -16,6 +16,6 @@ pub mod operator;
 pub mod output;
 pub mod rules;
 
-pub use config::RiskModel;
+pub use config::{Millis, RiskModel};
 pub use error::{Error, Result};
 pub use operator::Scorer;
