@@ -42,13 +42,12 @@ pub struct Reading<'a> {
     pub quality: &'a str,
 }
 
-/// A registry entry (the latest `monitoring_point` version).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A registry entry (the latest `monitoring_point` version). `Copy`, so the
+/// per-reading path reads it without an allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Registry {
     /// Version time.
     pub t: i64,
-    /// Enterprise.
-    pub uscc: String,
     /// unit_level 1..4.
     pub unit_level: Option<i64>,
     /// Set points.
@@ -127,7 +126,7 @@ impl PointState {
         out: &mut Vec<AlarmRow>,
     ) {
         let Reading { t, value, quality } = reading;
-        let Some(reg) = self.registry.clone() else { return };
+        let Some(reg) = self.registry else { return };
         let factor = self.factor(m);
         let mon = &m.monitoring;
         self.last_t = Some(self.last_t.map_or(t, |l| l.max(t)));
@@ -288,7 +287,7 @@ impl PointState {
 
     /// Timers at window end `now`: standing increments and offline by silence.
     pub fn tick(&mut self, m: &RiskModel, point_id: &str, now: i64, ent: &mut Enterprise) {
-        let Some(reg) = self.registry.clone() else { return };
+        let Some(reg) = self.registry else { return };
         let factor = self.factor(m);
         let mon = &m.monitoring;
         if let Some(ep) = &mut self.active {

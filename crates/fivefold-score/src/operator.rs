@@ -86,6 +86,55 @@ impl<'a> Cols<'a> {
     }
 }
 
+/// The value of a nullable string column at `row`.
+fn str_at(a: Option<&arrow::array::StringArray>, row: usize) -> Option<&str> {
+    a.and_then(|a| a.is_valid(row).then(|| a.value(row)))
+}
+
+/// Why a record at `t` is not applied with the shard at watermark `wm`:
+/// too far ahead (quarantined) or too late; `None` when it is applied.
+fn late_reason(m: &RiskModel, wm: i64, t: i64) -> Option<String> {
+    if t > wm + m.windows.max_future.0 {
+        Some(format!(
+            "event_time is {} ahead of the watermark, more than windows.max_future ({}): quarantined",
+            fmt_duration(t - wm),
+            fmt_duration(m.windows.max_future.0)
+        ))
+    } else if wm - t > m.windows.allowed_lateness.0 {
+        Some(format!(
+            "event_time is {} behind the watermark, beyond windows.allowed_lateness ({})",
+            fmt_duration(wm - t),
+            fmt_duration(m.windows.allowed_lateness.0)
+        ))
+    } else {
+        None
+    }
+}
+
+/// The `late_events` row of one record.
+fn late_row(
+    table: Table,
+    c: &Cols<'_>,
+    row: usize,
+    key: Option<&str>,
+    t: i64,
+    wm: i64,
+    reason: String,
+) -> LateRow {
+    LateRow {
+        table: table.name(),
+        topic: c.str("_topic", row).unwrap_or_default().to_owned(),
+        partition: c.i32("_partition", row),
+        offset: c.i64("_offset", row),
+        file: c.str("_file", row).map(str::to_owned),
+        line: c.i64("_line", row),
+        key: key.map(str::to_owned),
+        event_time: t,
+        watermark: wm,
+        reason,
+    }
+}
+
 fn fmt_duration(ms: i64) -> String {
     let s = ms / 1000;
     if s >= 86_400 {
@@ -173,6 +222,10 @@ impl Scorer {
         if batch.num_rows() == 0 || table.fields().is_none() {
             return Ok(());
         }
+        if table == Table::MonitoringReading {
+            self.process_readings(shard, source, batch);
+            return Ok(());
+        }
         let hits = self.rules.eval(table, batch)?;
         let m = Arc::clone(&self.model);
         let sh = self.shards.entry(shard).or_default();
@@ -204,52 +257,16 @@ impl Scorer {
             }
             let Some(t) = c.ts("event_time", row) else { continue };
             let key = c.str("uscc", row).or_else(|| c.str("region_code", row));
-            if let Some(wm) = sh.watermark {
-                let reason = if t > wm + m.windows.max_future.0 {
-                    Some(format!(
-                        "event_time is {} ahead of the watermark, more than windows.max_future ({}): quarantined",
-                        fmt_duration(t - wm),
-                        fmt_duration(m.windows.max_future.0)
-                    ))
-                } else if wm - t > m.windows.allowed_lateness.0 {
-                    Some(format!(
-                        "event_time is {} behind the watermark, beyond windows.allowed_lateness ({})",
-                        fmt_duration(wm - t),
-                        fmt_duration(m.windows.allowed_lateness.0)
-                    ))
-                } else {
-                    None
-                };
-                if let Some(reason) = reason {
-                    self.out.late.push(LateRow {
-                        table: table.name(),
-                        topic: c.str("_topic", row).unwrap_or_default().to_owned(),
-                        partition: c.i32("_partition", row),
-                        offset: c.i64("_offset", row),
-                        file: c.str("_file", row).map(str::to_owned),
-                        line: c.i64("_line", row),
-                        key: key.map(str::to_owned),
-                        event_time: t,
-                        watermark: wm,
-                        reason,
-                    });
-                    continue;
-                }
+            if let Some(wm) = sh.watermark
+                && let Some(reason) = late_reason(&m, wm, t)
+            {
+                self.out.late.push(late_row(table, &c, row, key, t, wm, reason));
+                continue;
             }
             batch_max = batch_max.max(t);
             sh.min_t = Some(sh.min_t.map_or(t, |x| x.min(t)));
             let window_end = (t.div_euclid(w) + 1) * w;
             let uscc = match table {
-                Table::MonitoringReading => {
-                    let Some(pid) = c.str("point_id", row) else { continue };
-                    let u = c.str("uscc", row).unwrap_or_default();
-                    let ent = sh.enterprises.entry(u.to_owned()).or_default();
-                    let p = sh.points.entry(pid.to_owned()).or_insert_with(|| PointState::new(u));
-                    let quality = c.str("quality", row).unwrap_or("good");
-                    let r = Reading { t, value: c.f64("value", row), quality };
-                    p.reading(&m, pid, r, ent, &mut self.out.alarms);
-                    u.to_owned()
-                }
                 Table::MonitoringPoint => {
                     let (Some(pid), Some(u)) = (c.str("point_id", row), c.str("uscc", row)) else {
                         continue;
@@ -259,7 +276,6 @@ impl Scorer {
                         p.uscc = u.to_owned();
                         p.registry = Some(Registry {
                             t,
-                            uscc: u.to_owned(),
                             unit_level: c.i64("unit_level", row),
                             low_low: c.f64("low_low", row),
                             low: c.f64("low", row),
@@ -317,6 +333,71 @@ impl Scorer {
             src.max_t = src.max_t.max(batch_max);
         }
         Ok(())
+    }
+
+    /// `process` for `monitoring_reading`, the high-volume table: columns
+    /// are resolved once per batch, and a row costs one point lookup and one
+    /// enterprise lookup with no allocation (rules never match readings; their
+    /// points come from the alarms they raise).
+    fn process_readings(&mut self, shard: i32, source: &str, batch: &RecordBatch) {
+        let m = Arc::clone(&self.model);
+        let sh = self.shards.entry(shard).or_default();
+        let src = sh.sources.entry(source.to_owned()).or_insert(Source {
+            max_t: i64::MIN,
+            finished: false,
+            last_seen: None,
+        });
+        src.last_seen = Some(Instant::now());
+        let c = Cols(batch);
+        let col = |name: &str| batch.column_by_name(name);
+        let times =
+            col("event_time").and_then(|a| a.as_primitive_opt::<TimestampMillisecondType>());
+        let usccs = col("uscc").and_then(|a| a.as_string_opt::<i32>());
+        let (Some(times), Some(usccs)) = (times, usccs) else { return };
+        let points = col("point_id").and_then(|a| a.as_string_opt::<i32>());
+        let values = col("value").and_then(|a| a.as_primitive_opt::<Float64Type>());
+        let quality = col("quality").and_then(|a| a.as_string_opt::<i32>());
+        let w = m.windows.score_window.0;
+        let last_closed = sh.next_close.map(|n| n - w);
+        let mut batch_max = i64::MIN;
+        for row in 0..batch.num_rows() {
+            if !times.is_valid(row) {
+                continue;
+            }
+            let t = times.value(row);
+            let u = str_at(Some(usccs), row);
+            if let Some(wm) = sh.watermark
+                && let Some(reason) = late_reason(&m, wm, t)
+            {
+                self.out.late.push(late_row(Table::MonitoringReading, &c, row, u, t, wm, reason));
+                continue;
+            }
+            batch_max = batch_max.max(t);
+            sh.min_t = Some(sh.min_t.map_or(t, |x| x.min(t)));
+            let window_end = (t.div_euclid(w) + 1) * w;
+            let Some(pid) = str_at(points, row) else { continue };
+            let u = u.unwrap_or_default();
+            if !sh.enterprises.contains_key(u) {
+                sh.enterprises.insert(u.to_owned(), Enterprise::default());
+            }
+            if !sh.points.contains_key(pid) {
+                sh.points.insert(pid.to_owned(), PointState::new(u));
+            }
+            let (Some(ent), Some(p)) = (sh.enterprises.get_mut(u), sh.points.get_mut(pid)) else {
+                continue;
+            };
+            let value = values.and_then(|v| v.is_valid(row).then(|| v.value(row)));
+            let r = Reading { t, value, quality: str_at(quality, row).unwrap_or("good") };
+            p.reading(&m, pid, r, ent, &mut self.out.alarms);
+            if last_closed.is_some_and(|lc| window_end <= lc) {
+                ent.reemit_from = Some(ent.reemit_from.map_or(window_end, |r| r.min(window_end)));
+            } else if !ent.dirty.contains(&window_end) {
+                ent.dirty.push(window_end);
+            }
+        }
+        if let Some(src) = sh.sources.get_mut(source) {
+            src.max_t = src.max_t.max(batch_max);
+        }
     }
 
     /// Re-emits windows hit by late records, then closes every window the
