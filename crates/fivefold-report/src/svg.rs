@@ -35,6 +35,16 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
+/// An SVG document's opening: its size, font, and `title` drawn at `title_x`.
+fn svg_open(title: &str, h: f64, title_x: f64) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" \
+         height=\"{h}\" role=\"img\" {FONT} font-size=\"12\"><title>{t}</title>\
+         <text x=\"{title_x}\" y=\"16\" font-size=\"14\" font-weight=\"bold\">{t}</text>",
+        t = escape(title)
+    )
+}
+
 /// The smallest of 1, 2, 2.5, 5 times a power of ten that is at least `v` (and 1 at least).
 fn nice_ceiling(v: f64) -> f64 {
     if v.is_nan() || v <= 1.0 {
@@ -63,14 +73,7 @@ pub(crate) fn line_chart(title: &str, x_labels: &[String], series: &[Series<'_>]
         }
     };
     let y = |v: f64| top + (h - top - bottom) * (1.0 - v / ymax);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" \
-         height=\"{h}\" role=\"img\" {FONT} font-size=\"12\"><title>{t}</title>\
-         <text x=\"{left}\" y=\"16\" font-size=\"14\" font-weight=\"bold\">{t}</text>",
-        t = escape(title)
-    );
+    let mut s = svg_open(title, h, left);
     for frac in [0.0, 0.5, 1.0] {
         let v = ymax * frac;
         let _ = write!(
@@ -163,14 +166,7 @@ pub(crate) fn stacked_bars(title: &str, rows: &[(String, [f64; 4])]) -> String {
     let (left, right, top, row_h) = (120.0, 56.0, 28.0, 18.0);
     let h = top + row_h * rows.len().max(1) as f64 + 8.0;
     let max = rows.iter().map(|(_, n)| n.iter().sum::<f64>()).fold(1.0f64, f64::max);
-    let mut s = String::new();
-    let _ = write!(
-        s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" \
-         height=\"{h}\" role=\"img\" {FONT} font-size=\"12\"><title>{t}</title>\
-         <text x=\"0\" y=\"16\" font-size=\"14\" font-weight=\"bold\">{t}</text>",
-        t = escape(title)
-    );
+    let mut s = svg_open(title, h, 0.0);
     for (i, (label, counts)) in rows.iter().enumerate() {
         let yy = top + row_h * i as f64;
         let _ = write!(

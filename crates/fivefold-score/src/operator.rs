@@ -48,6 +48,18 @@ pub struct Shard {
     points: BTreeMap<String, PointState>,
 }
 
+impl Shard {
+    /// Notes that `source` delivered a batch now (for idleness).
+    fn seen(&mut self, source: &str) {
+        let src = self.sources.entry(source.to_owned()).or_insert(Source {
+            max_t: i64::MIN,
+            finished: false,
+            last_seen: None,
+        });
+        src.last_seen = Some(Instant::now());
+    }
+}
+
 /// The operator.
 pub struct Scorer {
     model: Arc<RiskModel>,
@@ -229,12 +241,7 @@ impl Scorer {
         let hits = self.rules.eval(table, batch)?;
         let m = Arc::clone(&self.model);
         let sh = self.shards.entry(shard).or_default();
-        let src = sh.sources.entry(source.to_owned()).or_insert(Source {
-            max_t: i64::MIN,
-            finished: false,
-            last_seen: None,
-        });
-        src.last_seen = Some(Instant::now());
+        sh.seen(source);
         // The source's max event time moves once per batch, not once per row
         // (the lateness checks below compare with the shard watermark, which
         // only `advance` moves).
@@ -342,12 +349,7 @@ impl Scorer {
     fn process_readings(&mut self, shard: i32, source: &str, batch: &RecordBatch) {
         let m = Arc::clone(&self.model);
         let sh = self.shards.entry(shard).or_default();
-        let src = sh.sources.entry(source.to_owned()).or_insert(Source {
-            max_t: i64::MIN,
-            finished: false,
-            last_seen: None,
-        });
-        src.last_seen = Some(Instant::now());
+        sh.seen(source);
         let c = Cols(batch);
         let col = |name: &str| batch.column_by_name(name);
         let times =
