@@ -379,14 +379,14 @@ impl Scorer {
             let window_end = (t.div_euclid(w) + 1) * w;
             let Some(pid) = str_at(points, row) else { continue };
             let u = u.unwrap_or_default();
-            if !sh.enterprises.contains_key(u) {
-                sh.enterprises.insert(u.to_owned(), Enterprise::default());
-            }
-            if !sh.points.contains_key(pid) {
-                sh.points.insert(pid.to_owned(), PointState::new(u));
-            }
-            let (Some(ent), Some(p)) = (sh.enterprises.get_mut(u), sh.points.get_mut(pid)) else {
-                continue;
+            // One search per map when the key is there; a key is allocated only when new.
+            let ent = match sh.enterprises.get_mut(u) {
+                Some(e) => e,
+                None => sh.enterprises.entry(u.to_owned()).or_default(),
+            };
+            let p = match sh.points.get_mut(pid) {
+                Some(p) => p,
+                None => sh.points.entry(pid.to_owned()).or_insert_with(|| PointState::new(u)),
             };
             let value = values.and_then(|v| v.is_valid(row).then(|| v.value(row)));
             let r = Reading { t, value, quality: str_at(quality, row).unwrap_or("good") };
@@ -459,7 +459,11 @@ impl Scorer {
         let mut next = sh.next_close.unwrap_or((min_t.div_euclid(w) + 1) * w);
         while next <= wm {
             for (pid, p) in sh.points.iter_mut() {
-                let ent = sh.enterprises.entry(p.uscc.clone()).or_default();
+                // Every point at every window end: no allocation unless the enterprise is new.
+                let ent = match sh.enterprises.get_mut(p.uscc.as_str()) {
+                    Some(e) => e,
+                    None => sh.enterprises.entry(p.uscc.clone()).or_default(),
+                };
                 p.tick(&m, pid, next, ent);
             }
             for (uscc, ent) in sh.enterprises.iter_mut() {
