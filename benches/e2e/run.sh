@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end benchmark suite, one command:
 #
-#   bash benches/e2e/run.sh [RECORDS]        (default 1000000, about 10 minutes)
+#   bash benches/e2e/run.sh [RECORDS]        (default 2000000, about 3 minutes after the build)
 #
 # Generates RECORDS synthetic records once, then measures on the same files and
 # the same broker, in one run: reading the files and a bare rdkafka consume loop
@@ -17,7 +17,7 @@
 # skipping the release build of DataFusion on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-RECORDS="${1:-1000000}"
+RECORDS="${1:-2000000}"
 PROFILE="${FIVEFOLD_BENCH_PROFILE:-release}"
 VENV="${FIVEFOLD_BENCH_VENV:-/var/cache/fivefold/bench-venv}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/fivefold/target}"
