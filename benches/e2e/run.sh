@@ -39,7 +39,7 @@ if ! "$VENV/bin/python" -c 'import duckdb, pyflink' 2>/dev/null; then
 fi
 
 echo "building the benchmark driver ($PROFILE profile)"
-driver=$(cargo bench -q -p fivefold-pipeline --bench kafka_e2e --profile "$PROFILE" --no-run \
+driver=$(cargo bench -q -p fivefold --bench kafka_e2e --profile "$PROFILE" --no-run \
   --message-format=json | python3 -c '
 import json, sys
 for line in sys.stdin:
