@@ -49,6 +49,13 @@ pub struct Shard {
 }
 
 impl Shard {
+    /// Moves `source`'s max event time to `batch_max` (once per batch).
+    fn moved(&mut self, source: &str, batch_max: i64) {
+        if let Some(src) = self.sources.get_mut(source) {
+            src.max_t = src.max_t.max(batch_max);
+        }
+    }
+
     /// Notes that `source` delivered a batch now (for idleness).
     fn seen(&mut self, source: &str) {
         let src = self.sources.entry(source.to_owned()).or_insert(Source {
@@ -95,6 +102,16 @@ impl<'a> Cols<'a> {
     fn bool(&self, name: &str, row: usize) -> Option<bool> {
         let c = self.0.column_by_name(name)?.as_boolean_opt()?;
         c.is_valid(row).then(|| c.value(row))
+    }
+}
+
+/// Marks the window ending at `window_end` for evaluation: re-emitted if it
+/// has already closed (`last_closed`), else evaluated when it closes.
+fn mark_window(ent: &mut Enterprise, window_end: i64, last_closed: Option<i64>) {
+    if last_closed.is_some_and(|lc| window_end <= lc) {
+        ent.reemit_from = Some(ent.reemit_from.map_or(window_end, |r| r.min(window_end)));
+    } else if !ent.dirty.contains(&window_end) {
+        ent.dirty.push(window_end);
     }
 }
 
@@ -330,15 +347,9 @@ impl Scorer {
                 }
             };
             let ent = sh.enterprises.entry(uscc).or_default();
-            if last_closed.is_some_and(|lc| window_end <= lc) {
-                ent.reemit_from = Some(ent.reemit_from.map_or(window_end, |r| r.min(window_end)));
-            } else if !ent.dirty.contains(&window_end) {
-                ent.dirty.push(window_end);
-            }
+            mark_window(ent, window_end, last_closed);
         }
-        if let Some(src) = sh.sources.get_mut(source) {
-            src.max_t = src.max_t.max(batch_max);
-        }
+        sh.moved(source, batch_max);
         Ok(())
     }
 
@@ -391,15 +402,9 @@ impl Scorer {
             let value = values.and_then(|v| v.is_valid(row).then(|| v.value(row)));
             let r = Reading { t, value, quality: str_at(quality, row).unwrap_or("good") };
             p.reading(&m, pid, r, ent, &mut self.out.alarms);
-            if last_closed.is_some_and(|lc| window_end <= lc) {
-                ent.reemit_from = Some(ent.reemit_from.map_or(window_end, |r| r.min(window_end)));
-            } else if !ent.dirty.contains(&window_end) {
-                ent.dirty.push(window_end);
-            }
+            mark_window(ent, window_end, last_closed);
         }
-        if let Some(src) = sh.sources.get_mut(source) {
-            src.max_t = src.max_t.max(batch_max);
-        }
+        sh.moved(source, batch_max);
     }
 
     /// Re-emits windows hit by late records, then closes every window the
