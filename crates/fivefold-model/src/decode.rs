@@ -15,7 +15,6 @@ use arrow::array::{
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use base64::Engine as _;
-use serde_json::value::RawValue;
 
 use crate::json::{self, Layout, ScanError, Scanned, Value};
 use crate::spec::{Default, FieldSpec, Kind, Presence, SCHEMA_VERSION, Table, Topic};
@@ -569,7 +568,7 @@ fn parse_int(text: &str) -> Option<i64> {
 
 fn check_field<'de>(
     spec: &FieldSpec,
-    raw: Option<&'de RawValue>,
+    raw: Option<&'de str>,
     flags: &mut Vec<&'static str>,
 ) -> Result<Cell<'de>, Rejection> {
     let name = Some(spec.name);
@@ -795,7 +794,7 @@ fn rescue_grade(fields: &[FieldSpec], cells: &[Cell<'_>]) -> &'static str {
 /// The `extra` column: unknown keys, and keys the topic knows but this record
 /// type does not, as one JSON object of their raw values.
 fn extra_json(scanned: &Scanned<'_>, layout: &Layout, used: &[usize]) -> Option<String> {
-    let mut others: Vec<(&str, &RawValue)> = Vec::new();
+    let mut others: Vec<(&str, &str)> = Vec::new();
     for (slot, raw) in scanned.slots.iter().enumerate() {
         if let Some(raw) = raw
             && !used.contains(&slot)
@@ -815,7 +814,7 @@ fn extra_json(scanned: &Scanned<'_>, layout: &Layout, used: &[usize]) -> Option<
         }
         out.push_str(&serde_json::to_string(k).unwrap_or_else(|_| "\"?\"".into()));
         out.push(':');
-        out.push_str(v.get());
+        out.push_str(v);
     }
     out.push('}');
     Some(out)

@@ -50,13 +50,14 @@ impl Layout {
     }
 }
 
-/// The fields of one scanned object.
-#[derive(Debug)]
+/// The fields of one scanned object. Values are raw JSON text, already
+/// checked to be valid JSON.
+#[derive(Debug, PartialEq)]
 pub struct Scanned<'de> {
     /// Raw value per known slot (the last occurrence wins if a key repeats).
-    pub slots: [Option<&'de RawValue>; MAX_SLOTS],
+    pub slots: [Option<&'de str>; MAX_SLOTS],
     /// Unknown keys with their raw values, in input order.
-    pub extra: Vec<(Cow<'de, str>, &'de RawValue)>,
+    pub extra: Vec<(Cow<'de, str>, &'de str)>,
 }
 
 /// Why a record could not be scanned as an object.
@@ -84,6 +85,15 @@ pub fn scan<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanEr
             Err(e) => Err(ScanError::NotJson(e.to_string())),
         };
     }
+    match scan_flat(raw, layout) {
+        Some(out) => Ok(out),
+        None => scan_serde(raw, layout),
+    }
+}
+
+/// The general path of [`scan`]: serde_json, for every valid object and
+/// for the error text of an invalid one.
+fn scan_serde<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanError> {
     let mut out = Scanned { slots: [None; MAX_SLOTS], extra: Vec::new() };
     let mut de = serde_json::Deserializer::from_slice(raw);
     ObjectSeed { layout, out: &mut out }
@@ -114,8 +124,8 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
             match self.layout.slot(&key) {
-                Some(i) => self.out.slots[i] = Some(value),
-                None => self.out.extra.push((key, value)),
+                Some(i) => self.out.slots[i] = Some(value.get()),
+                None => self.out.extra.push((key, value.get())),
             }
         }
         Ok(())
@@ -178,9 +188,97 @@ impl Value<'_> {
     }
 }
 
+/// The fast path of [`scan`]: one pass over a flat object whose strings hold
+/// no escapes and whose values are strings, numbers, booleans or null - what
+/// producers send almost always. Anything else (escapes, nested values,
+/// control characters, invalid UTF-8 or JSON) returns `None`, and serde_json
+/// scans the record instead, so results and error texts are the same either way.
+fn scan_flat<'de>(raw: &'de [u8], layout: &Layout) -> Option<Scanned<'de>> {
+    let text = std::str::from_utf8(raw).ok()?;
+    let b = text.as_bytes();
+    let ws = |mut i: usize| {
+        while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            i += 1;
+        }
+        i
+    };
+    // A string without escapes starting at `i` (a quote): the index after it.
+    let string = |i: usize| -> Option<usize> {
+        let mut j = i + 1;
+        loop {
+            match *b.get(j)? {
+                b'"' => return Some(j + 1),
+                b'\\' | 0..=0x1f => return None,
+                _ => j += 1,
+            }
+        }
+    };
+    let digits = |mut j: usize| {
+        let start = j;
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        (j > start).then_some(j)
+    };
+    // A number per the JSON grammar starting at `i`: the index after it.
+    let number = |i: usize| -> Option<usize> {
+        let mut j = i + usize::from(b.get(i) == Some(&b'-'));
+        j = if b.get(j) == Some(&b'0') { j + 1 } else { digits(j)? };
+        if b.get(j) == Some(&b'.') {
+            j = digits(j + 1)?;
+        }
+        if matches!(b.get(j), Some(b'e' | b'E')) {
+            j += 1;
+            j += usize::from(matches!(b.get(j), Some(b'+' | b'-')));
+            j = digits(j)?;
+        }
+        Some(j)
+    };
+    let literal = |i: usize, word: &[u8]| b[i..].starts_with(word).then_some(i + word.len());
+    let mut out = Scanned { slots: [None; MAX_SLOTS], extra: Vec::new() };
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = ws(i + 1);
+    if b.get(i) == Some(&b'}') {
+        return (ws(i + 1) == b.len()).then_some(out);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = string(i)?;
+        let key = &text[i + 1..key_end - 1];
+        i = ws(key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = ws(i + 1);
+        let end = match *b.get(start)? {
+            b'"' => string(start)?,
+            b't' => literal(start, b"true")?,
+            b'f' => literal(start, b"false")?,
+            b'n' => literal(start, b"null")?,
+            b'-' | b'0'..=b'9' => number(start)?,
+            _ => return None,
+        };
+        let value = &text[start..end];
+        match layout.slot(key) {
+            Some(slot) => out.slots[slot] = Some(value),
+            None => out.extra.push((Cow::Borrowed(key), value)),
+        }
+        i = ws(end);
+        match b.get(i) {
+            Some(b',') => i = ws(i + 1),
+            Some(b'}') => return (ws(i + 1) == b.len()).then_some(out),
+            _ => return None,
+        }
+    }
+}
+
 /// Interprets a raw value (already known to be valid JSON).
-pub fn value(raw: &RawValue) -> Value<'_> {
-    let s = raw.get();
+pub fn value(s: &str) -> Value<'_> {
     match s.as_bytes().first() {
         Some(b'"') => {
             let inner = &s[1..s.len() - 1];
@@ -211,12 +309,51 @@ mod tests {
         let layout = Layout::new(["a", "b"]);
         let raw = br#" {"a": 1, "zz": {"x": [1,2]}, "b": "h\u00e9", "a\n": null} "#;
         let s = scan(raw, &layout).unwrap();
-        assert_eq!(s.slots[0].map(RawValue::get), Some("1"));
+        assert_eq!(s.slots[0], Some("1"));
         assert_eq!(value(s.slots[1].unwrap()), Value::Str(Cow::Owned("hé".into())));
         assert_eq!(s.extra.len(), 2);
         assert_eq!(s.extra[0].0, "zz");
-        assert_eq!(s.extra[0].1.get(), r#"{"x": [1,2]}"#);
+        assert_eq!(s.extra[0].1, r#"{"x": [1,2]}"#);
         assert_eq!(s.extra[1].0, "a\n");
+    }
+
+    #[test]
+    fn the_flat_path_agrees_with_serde_json_or_steps_aside() {
+        let layout = Layout::new(["a", "b", "c"]);
+        let flat = [
+            r#"{"a":1,"b":"x","c":true}"#,
+            " {\"a\" : -0.5e+3 ,\r\n\t\"zz\":null, \"b\":\"h\u{e9}llo\"} ",
+            r#"{}"#,
+            r#"{"a":1,"a":2,"q":false}"#,
+            r#"{"a":0,"b":-12,"c":1.25E-2}"#,
+        ];
+        for text in flat {
+            let fast = scan_flat(text.as_bytes(), &layout);
+            assert!(fast.is_some(), "{text} takes the flat path");
+            assert_eq!(fast, scan_serde(text.as_bytes(), &layout).ok(), "{text}");
+        }
+        // Escapes, nesting, and everything invalid go to serde_json.
+        let aside: [&[u8]; 14] = [
+            br#"{"a":"x\"y"}"#,
+            br#"{"a\n":1}"#,
+            br#"{"a":[1]}"#,
+            br#"{"a":{"b":1}}"#,
+            br#"{"a":01}"#,
+            br#"{"a":1.}"#,
+            br#"{"a":-}"#,
+            br#"{"a":1e}"#,
+            br#"{"a":tru}"#,
+            br#"{"a":1,}"#,
+            br#"{"a":1} x"#,
+            b"{\"a\":\"\x01\"}",
+            b"{\"a\":\"\xff\"}",
+            b"{\"a\":1}\x0c",
+        ];
+        for raw in aside {
+            assert_eq!(scan_flat(raw, &layout), None, "{}", String::from_utf8_lossy(raw));
+        }
+        assert!(scan(br#"{"a":01}"#, &layout).is_err());
+        assert_eq!(scan(br#"{"a":"x\"y"}"#, &layout).unwrap().slots[0], Some(r#""x\"y""#));
     }
 
     #[test]
