@@ -26,6 +26,8 @@
 //! The SQL is assembled from the pieces below so that the period and region
 //! expansion is written once.
 
+use crate::session::first_per;
+
 /// The period kinds, finest first.
 pub const PERIOD_KINDS: [&str; 5] = ["day", "week", "month", "quarter", "year"];
 
@@ -34,14 +36,6 @@ pub const LEVELS: [&str; 3] = ["all", "county", "town"];
 
 /// Hours the bureau's clock is ahead of UTC (China Standard Time has no DST).
 const LOCAL_OFFSET: &str = "INTERVAL '8 hours'";
-
-/// Keeps the first row per `key` of `table` in `order`.
-fn first_per(table: &str, key: &str, order: &str) -> String {
-    format!(
-        "(SELECT * EXCLUDE (__rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {key} \
-         ORDER BY {order}) AS __rn FROM {table}) WHERE __rn = 1)"
-    )
-}
 
 /// The lake's event-time "now" as a one-row CTE body (`t`, UTC) over `source`'s `time` column.
 fn now_cte(source: &str, time: &str) -> String {
@@ -61,17 +55,32 @@ fn expand_ev() -> String {
         .collect::<Vec<_>>()
         .join(" ");
     let kinds = PERIOD_KINDS.iter().map(|k| format!("('{k}')")).collect::<Vec<_>>().join(", ");
-    let levels = LEVELS.iter().map(|l| format!("('{l}')")).collect::<Vec<_>>().join(", ");
     format!(
-        "SELECT ev.*, p.period_kind, l.level, \
-           coalesce(CASE l.level WHEN 'all' THEN 'all' \
-                                 WHEN 'county' THEN substr(ev.rc, 1, 6) || '000000' \
-                                 ELSE substr(ev.rc, 1, 9) || '000' END, 'unknown') AS region_code, \
+        "SELECT ev.*, p.period_kind, l.level, {region} AS region_code, \
            CAST(CASE p.period_kind {trunc} END AS DATE) AS period_start \
          FROM (SELECT *, CAST(t + {LOCAL_OFFSET} AS DATE) AS ld FROM ev) ev \
          CROSS JOIN (VALUES {kinds}) AS p(period_kind) \
-         CROSS JOIN (VALUES {levels}) AS l(level)"
+         CROSS JOIN {levels}",
+        region = region_at_level("ev.rc"),
+        levels = levels_table(),
     )
+}
+
+/// The region code of a 12-digit code `rc` at the level `l.level`: `all`, its
+/// county (6 digits + `000000`) or its town (9 digits + `000`); `unknown` when
+/// `rc` is null.
+fn region_at_level(rc: &str) -> String {
+    format!(
+        "coalesce(CASE l.level WHEN 'all' THEN 'all' \
+                    WHEN 'county' THEN substr({rc}, 1, 6) || '000000' \
+                    ELSE substr({rc}, 1, 9) || '000' END, 'unknown')"
+    )
+}
+
+/// The region levels as a one-column table `l(level)`.
+fn levels_table() -> String {
+    let levels = LEVELS.iter().map(|l| format!("('{l}')")).collect::<Vec<_>>().join(", ");
+    format!("(VALUES {levels}) AS l(level)")
 }
 
 /// `period` and `period_end` from `{q}period_kind` and `{q}period_start`.
@@ -311,14 +320,6 @@ pub fn monitoring() -> String {
     let kinds = ["H", "L", "HH", "LL", "STANDING", "FLOOD", "OFFLINE", "FLATLINE"]
         .map(|k| count_if(&format!("kind = '{k}'"), &k.to_lowercase()))
         .join(", ");
-    let region = |q: &str| {
-        format!(
-            "coalesce(CASE l.level WHEN 'all' THEN 'all' \
-                        WHEN 'county' THEN substr({q}.rc, 1, 6) || '000000' \
-                        ELSE substr({q}.rc, 1, 9) || '000' END, 'unknown')"
-        )
-    };
-    let levels = LEVELS.iter().map(|l| format!("('{l}')")).collect::<Vec<_>>().join(", ");
     format!(
         "WITH now AS ({now}), \
          ev AS (SELECT a.start_time AS t, e.region_code AS rc, a.kind, \
@@ -332,7 +333,7 @@ pub fn monitoring() -> String {
          pts AS (SELECT l.level, {pt_region} AS region_code, count(*) AS points \
                  FROM (SELECT e.region_code AS rc FROM {points} p \
                        LEFT JOIN enterprise_latest e ON p.uscc = e.uscc) pt \
-                 CROSS JOIN (VALUES {levels}) AS l(level) GROUP BY 1, 2), \
+                 CROSS JOIN {levels} GROUP BY 1, 2), \
          lab AS (SELECT a.* EXCLUDE (period_start), {label} FROM agg a) \
          SELECT a.period_kind, a.period, a.period_start, a.period_end, a.level, a.region_code, \
            a.h + a.l + a.hh + a.ll AS alarm_episodes, a.h, a.l, a.hh, a.ll, a.standing, a.flood, \
@@ -344,7 +345,8 @@ pub fn monitoring() -> String {
                    AS DATE)) - a.period_start) END AS alarms_per_100_points_per_day \
          FROM lab a LEFT JOIN pts p ON a.level = p.level AND a.region_code = p.region_code",
         x = expand_ev(),
-        pt_region = region("pt"),
+        pt_region = region_at_level("pt.rc"),
+        levels = levels_table(),
         label = label("a."),
     )
 }

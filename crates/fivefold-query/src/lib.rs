@@ -11,7 +11,7 @@
 //!   in the snapshot are read; directories are never listed, so uncommitted or
 //!   half-renamed files are invisible. Filters on `date` alone prune whole files.
 //! - [`lake_session`] builds a `SessionContext` with every table of
-//!   [`fivefold_model::Table::ALL`] and every view of [`VIEWS`] and [`kpi`] registered;
+//!   [`fivefold_model::Table::ALL`] and every view of [`views`] (including [`kpi`]) registered;
 //!   [`register_lake`] moves an existing context to a newer snapshot.
 //! - [`query`] runs one read-only statement (DDL, DML and `SET` are refused
 //!   with [`Error::ReadOnly`]); [`explain`] shows its plan.
@@ -45,7 +45,7 @@ mod table;
 pub use error::{Error, Result};
 pub use format::{OutputFormat, format_batches};
 pub use run::{explain, query};
-pub use session::{QueryOptions, VIEWS, lake_session, register_lake};
+pub use session::{QueryOptions, first_per, lake_session, register_lake, views};
 pub use table::{DATE_COLUMN, LakeTable};
 
 /// Arrow's record batch, the unit query results come in.

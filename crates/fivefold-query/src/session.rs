@@ -13,39 +13,21 @@ use fivefold_model::Table;
 use crate::error::{Result, planning_error};
 use crate::table::LakeTable;
 
-/// The views over the lake tables, as `(name, SELECT)`, in registration order
-/// (a view may use the views before it). Add new views here; the KPI views
-/// ([`crate::kpi`]) are registered after these.
-pub const VIEWS: &[(&str, &str)] = &[
-    (
-        "enterprise_latest",
-        "SELECT * EXCLUDE (__rn) FROM ( \
-           SELECT *, ROW_NUMBER() OVER ( \
-             PARTITION BY uscc \
-             ORDER BY event_time DESC, _offset DESC NULLS LAST, _line DESC NULLS LAST \
-           ) AS __rn FROM enterprise \
-         ) WHERE __rn = 1",
-    ),
-    (
-        "hazard_latest",
-        "SELECT * EXCLUDE (__rn) FROM ( \
-           SELECT *, ROW_NUMBER() OVER ( \
-             PARTITION BY hazard_id \
-             ORDER BY event_time DESC, _offset DESC NULLS LAST, _line DESC NULLS LAST \
-           ) AS __rn FROM hazard \
-         ) WHERE __rn = 1",
-    ),
-    (
-        "risk_latest",
-        "SELECT * EXCLUDE (__rn) FROM ( \
-           SELECT *, ROW_NUMBER() OVER ( \
-             PARTITION BY uscc ORDER BY window_end DESC, revision DESC \
-           ) AS __rn FROM risk_scores \
-         ) WHERE __rn = 1",
-    ),
-    (
-        "region_risk",
-        "WITH now AS (SELECT max(window_end) AS t FROM risk_scores), \
+/// The newest version per key of a source table: the latest event time, and
+/// of those the last one read (Kafka offset, or file line).
+const NEWEST_VERSION: &str = "event_time DESC, _offset DESC NULLS LAST, _line DESC NULLS LAST";
+
+/// The first row per `key` of `table` (a table name or a parenthesised query)
+/// in `order`, as a parenthesised query to use in a `FROM`.
+pub fn first_per(table: &str, key: &str, order: &str) -> String {
+    format!(
+        "(SELECT * EXCLUDE (__rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY {key} \
+         ORDER BY {order}) AS __rn FROM {table}) WHERE __rn = 1)"
+    )
+}
+
+/// Town and county rows of the latest scores.
+const REGION_RISK: &str = "WITH now AS (SELECT max(window_end) AS t FROM risk_scores), \
          ent AS ( \
            SELECT r.uscc, r.region_code, r.risk_points, r.color, e.major_hazard_level \
            FROM risk_latest r LEFT JOIN enterprise_latest e ON r.uscc = e.uscc), \
@@ -88,9 +70,23 @@ pub const VIEWS: &[(&str, &str)] = &[
                 ELSE 'blue' END AS color, \
            n_red, n_orange, n_yellow, n_blue, mean_risk_points, p90_risk_points, \
            open_major_hazards, overdue_hazards, alarms_24h \
-         FROM agg",
-    ),
-];
+         FROM agg";
+
+/// The views over the lake tables, as `(name, SELECT)`, in registration order
+/// (a view may use the views before it): the latest-version views,
+/// `region_risk`, then the KPI views of [`crate::kpi`]. Add new views here.
+pub fn views() -> Vec<(&'static str, String)> {
+    let latest =
+        |table, key, order| format!("SELECT * FROM {} AS latest", first_per(table, key, order));
+    let mut out = vec![
+        ("enterprise_latest", latest("enterprise", "uscc", NEWEST_VERSION)),
+        ("hazard_latest", latest("hazard", "hazard_id", NEWEST_VERSION)),
+        ("risk_latest", latest("risk_scores", "uscc", "window_end DESC, revision DESC")),
+        ("region_risk", REGION_RISK.to_owned()),
+    ];
+    out.extend(crate::kpi::views());
+    out
+}
 
 /// How a query session is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,14 +150,12 @@ pub fn register_lake(ctx: &SessionContext, snapshot: &Snapshot) -> Result<()> {
         ctx.deregister_table(table.name())?;
         ctx.register_table(table.name(), provider)?;
     }
-    let kpi = crate::kpi::views();
-    let all = VIEWS.iter().map(|(n, s)| (*n, *s)).chain(kpi.iter().map(|(n, s)| (*n, s.as_str())));
-    for (name, sql) in all {
+    for (name, sql) in views() {
         // Planning a SELECT over in-memory catalog entries completes without
         // waiting on anything, so it is driven to completion right here.
-        let plan = futures::executor::block_on(ctx.state().create_logical_plan(sql))
+        let plan = futures::executor::block_on(ctx.state().create_logical_plan(&sql))
             .map_err(planning_error)?;
-        let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, Some(sql.to_string())));
+        let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, Some(sql)));
         ctx.deregister_table(name)?;
         ctx.register_table(name, view)?;
     }

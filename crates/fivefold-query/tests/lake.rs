@@ -13,7 +13,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
 use fivefold_lake::{LakeFile, Snapshot};
 use fivefold_model::Table;
-use fivefold_query::{Error, QueryOptions, VIEWS, explain, lake_session, query, register_lake};
+use fivefold_query::{Error, QueryOptions, explain, lake_session, query, register_lake, views};
 
 const MAR_1: i64 = 20_513; // 2026-03-01
 const MAR_2: i64 = 20_514; // 2026-03-02
@@ -361,8 +361,7 @@ async fn register_lake_moves_to_a_newer_snapshot() {
     register_lake(&ctx, &snapshot(vec![a, b])).unwrap();
     assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise").await, 5);
     assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise_latest").await, 5);
-    let kpi = fivefold_query::kpi::views();
-    for name in VIEWS.iter().map(|(n, _)| *n).chain(kpi.iter().map(|(n, _)| *n)) {
+    for (name, _) in views() {
         query(&ctx, &format!("SELECT * FROM {name}")).await.unwrap();
     }
 }
