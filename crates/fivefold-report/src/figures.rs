@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate, NaiveTime};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::arrow::util::display::array_value_to_string;
@@ -143,7 +143,7 @@ pub struct Figures {
 /// otherwise; levels at period end are carried
 /// forward from the last period with a row; rates stay unknown.
 pub async fn gather(ctx: &SessionContext, period: Period, scope: Scope) -> Result<Figures> {
-    let (scored_from, last) = scored_span(ctx).await?;
+    let Span { first: scored_from, last, as_of } = scored_span(ctx).await?;
     let mut families = Vec::with_capacity(FAMILIES.len());
     for family in FAMILIES {
         // A family's data starts at its first day with a row, or where scoring
@@ -171,31 +171,40 @@ pub async fn gather(ctx: &SessionContext, period: Period, scope: Scope) -> Resul
     let top = top(ctx, &end_utc, &scope).await?;
     let towns = towns(ctx, period, &scope).await?;
     let (by_type, by_grade) = accidents(ctx, period, &scope).await?;
-    let as_of = query(ctx, "SELECT CAST(max(window_end) AS VARCHAR) FROM risk_scores")
-        .await?
-        .first()
-        .and_then(|b| string_at(b, 0, 0));
     Ok(Figures { period, scope, families, top, towns, by_type, by_grade, as_of })
 }
 
-/// The first and last day (in the bureau's calendar) that the lake's risk
-/// scores cover, if anything is scored.
-async fn scored_span(ctx: &SessionContext) -> Result<(Option<NaiveDate>, Option<NaiveDate>)> {
-    let sql = "SELECT CAST(min(window_start) AS BIGINT), CAST(max(window_end) AS BIGINT) \
+/// What the lake's risk scores cover; all `None` when nothing is scored.
+struct Span {
+    /// The first day (in the bureau's calendar).
+    first: Option<NaiveDate>,
+    /// The last day (in the bureau's calendar).
+    last: Option<NaiveDate>,
+    /// The newest `window_end` as text (UTC): the lake's "now".
+    as_of: Option<String>,
+}
+
+async fn scored_span(ctx: &SessionContext) -> Result<Span> {
+    let sql = "SELECT CAST(min(window_start) AS BIGINT) AS first_ms, \
+                 CAST(max(window_end) AS BIGINT) AS last_ms, \
+                 CAST(max(window_end) AS VARCHAR) AS last_text \
                FROM risk_scores";
     let span = query(ctx, sql).await?;
+    let batch = span.iter().find(|b| b.num_rows() > 0);
+    let cols = batch.map(f64_columns).unwrap_or_default();
     let local_day = |col| {
-        let ms = span.first().and_then(|b| f64_at(b, col, 0))? as i64;
+        let ms = cell(&cols, col, 0)? as i64;
         let t = chrono::DateTime::from_timestamp_millis(ms)? + Duration::hours(8);
         Some(t.date_naive())
     };
-    Ok((local_day(0), local_day(1)))
+    let as_of = batch.and_then(|b| string_at(b, 2, 0));
+    Ok(Span { first: local_day(0), last: local_day(1), as_of })
 }
 
 /// The period of `kind` that holds the lake's newest score (its "now"), if
 /// anything is scored: the period a report shows when none is asked for.
 pub async fn latest_period(ctx: &SessionContext, kind: Kind) -> Result<Option<Period>> {
-    Ok(scored_span(ctx).await?.1.map(|day| Period::containing(kind, day)))
+    Ok(scored_span(ctx).await?.last.map(|day| Period::containing(kind, day)))
 }
 
 async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
@@ -210,9 +219,15 @@ fn string_at(batch: &RecordBatch, col: usize, row: usize) -> Option<String> {
     array_value_to_string(array, row).ok()
 }
 
-fn f64_at(batch: &RecordBatch, col: usize, row: usize) -> Option<f64> {
-    let array = cast(batch.column(col), &DataType::Float64).ok()?;
-    let values = array.as_primitive::<Float64Type>();
+/// Every column of `batch` cast to Float64, once per batch (`None` where it
+/// does not cast, e.g. a text column).
+fn f64_columns(batch: &RecordBatch) -> Vec<Option<ArrayRef>> {
+    batch.columns().iter().map(|c| cast(c, &DataType::Float64).ok()).collect()
+}
+
+/// The value at `row` of column `col` of [`f64_columns`].
+fn cell(cols: &[Option<ArrayRef>], col: usize, row: usize) -> Option<f64> {
+    let values = cols.get(col)?.as_ref()?.as_primitive::<Float64Type>();
     (!values.is_null(row)).then(|| values.value(row))
 }
 
@@ -237,9 +252,10 @@ async fn by_period(
     );
     let mut out = HashMap::new();
     for batch in query(ctx, &sql).await? {
+        let cols = f64_columns(&batch);
         for row in 0..batch.num_rows() {
             let Some(label) = string_at(&batch, 0, row) else { continue };
-            let values = (1..=columns.len()).map(|c| f64_at(&batch, c, row)).collect();
+            let values = (1..=columns.len()).map(|c| cell(&cols, c, row)).collect();
             if out.insert(label.clone(), values).is_some() {
                 return Err(Error::Shape {
                     view: family.view,
@@ -272,7 +288,8 @@ async fn last_before(
     );
     let batches = query(ctx, &sql).await?;
     let batch = batches.iter().find(|b| b.num_rows() > 0);
-    Ok((0..columns.len()).map(|c| batch.and_then(|b| f64_at(b, c, 0))).collect())
+    let cols = batch.map(f64_columns).unwrap_or_default();
+    Ok((0..columns.len()).map(|c| cell(&cols, c, 0)).collect())
 }
 
 async fn family_figures(
@@ -284,7 +301,7 @@ async fn family_figures(
 ) -> Result<FamilyFigures> {
     let covers =
         |p: &Period| covered.is_some_and(|(first, last)| p.end() > first && p.start <= last);
-    let periods = [period, period.previous(), period.year_before()];
+    let periods = period.compared();
     let labels: Vec<String> = periods.iter().map(Period::to_string).collect();
     let columns: Vec<&str> = family.metrics.iter().map(|m| m.column).collect();
     let rows = by_period(ctx, family, &columns, period.kind.name(), &labels, scope).await?;
@@ -341,17 +358,21 @@ async fn top(ctx: &SessionContext, end_utc: &str, scope: &Scope) -> Result<Vec<T
     let sql = format!(
         "SELECT s.uscc, e.name, s.region_code, s.color, s.risk_points, s.overrides, \
            s.contributions \
-         FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY uscc \
-                 ORDER BY window_end DESC, revision DESC) AS rn \
-               FROM risk_scores WHERE window_start < TIMESTAMP '{end_utc}') s \
+         FROM {latest} s \
          LEFT JOIN enterprise_latest e ON s.uscc = e.uscc \
-         WHERE s.rn = 1 AND {region} \
+         WHERE {region} \
          ORDER BY CASE s.color WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 \
            ELSE 3 END, s.risk_points DESC, s.uscc LIMIT 10",
+        latest = fivefold_query::first_per(
+            &format!("(SELECT * FROM risk_scores WHERE window_start < TIMESTAMP '{end_utc}')"),
+            "uscc",
+            "window_end DESC, revision DESC",
+        ),
         region = scope.region_filter("s.region_code"),
     );
     let mut out = Vec::new();
     for batch in query(ctx, &sql).await? {
+        let floats = f64_columns(&batch);
         let overrides = batch.column(5).as_list::<i32>();
         let contributions = batch.column(6).as_list::<i32>();
         for row in 0..batch.num_rows() {
@@ -374,7 +395,7 @@ async fn top(ctx: &SessionContext, end_utc: &str, scope: &Scope) -> Result<Vec<T
                 name: string_at(&batch, 1, row),
                 region_code: string_at(&batch, 2, row).unwrap_or_default(),
                 color: string_at(&batch, 3, row).unwrap_or_default(),
-                risk_points: f64_at(&batch, 4, row).unwrap_or_default(),
+                risk_points: cell(&floats, 4, row).unwrap_or_default(),
                 overrides: overrides.collect(),
                 contributions,
             });
@@ -397,8 +418,9 @@ async fn towns(
     );
     let mut out = Vec::new();
     for batch in query(ctx, &sql).await? {
+        let cols = f64_columns(&batch);
         for row in 0..batch.num_rows() {
-            let n = [1, 2, 3, 4].map(|c| f64_at(&batch, c, row).unwrap_or_default());
+            let n = [1, 2, 3, 4].map(|c| cell(&cols, c, row).unwrap_or_default());
             out.push((string_at(&batch, 0, row).unwrap_or_default(), n));
         }
     }
@@ -422,8 +444,9 @@ async fn accidents(
     );
     let (mut by_type, mut by_grade) = (Vec::new(), Vec::new());
     for batch in query(ctx, &sql).await? {
+        let cols = f64_columns(&batch);
         for row in 0..batch.num_rows() {
-            let figures = [2, 3, 4, 5].map(|c| f64_at(&batch, c, row).unwrap_or_default());
+            let figures = [2, 3, 4, 5].map(|c| cell(&cols, c, row).unwrap_or_default());
             let (t, g) = (string_at(&batch, 0, row), string_at(&batch, 1, row));
             match (t.as_deref(), g) {
                 (Some("all"), Some(g)) => by_grade.push(AccidentRow { key: g, figures }),

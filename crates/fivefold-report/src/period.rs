@@ -98,6 +98,12 @@ impl Period {
         }
     }
 
+    /// The three periods a report compares: this one, the previous one, and
+    /// the same period a year before.
+    pub fn compared(self) -> [Period; 3] {
+        [self, self.previous(), self.year_before()]
+    }
+
     /// The periods of `kind` that overlap this one, in order.
     pub fn split(self, kind: Kind) -> Vec<Period> {
         let mut out = Vec::new();

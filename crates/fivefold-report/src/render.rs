@@ -72,19 +72,18 @@ fn scope_text(scope: &Scope, lang: Lang) -> String {
 }
 
 fn period_heads(f: &Figures, lang: Lang) -> [String; 3] {
-    let p = f.period;
+    let [p, previous, year_before] = f.period.compared();
     [
         format!("{} {p}", texts::CURRENT.get(lang)),
-        format!("{} {}", texts::PREVIOUS.get(lang), p.previous()),
-        format!("{} {}", texts::YEAR_BEFORE.get(lang), p.year_before()),
+        format!("{} {previous}", texts::PREVIOUS.get(lang)),
+        format!("{} {year_before}", texts::YEAR_BEFORE.get(lang)),
     ]
 }
 
 fn trend_chart(ff: &FamilyFigures, f: &Figures, lang: Lang) -> Chart {
     let metric = ff.family.metrics.iter().find(|m| m.column == ff.family.trend);
     let label = metric.map_or(ff.family.trend, |m| m.label.get(lang));
-    let p = f.period;
-    let names = [p.to_string(), p.previous().to_string(), p.year_before().to_string()];
+    let names = f.period.compared().map(|p| p.to_string());
     let series = [("#1f4e79", ""), ("#8a8f98", "6 4"), ("#e67e22", "2 3")]
         .iter()
         .zip(&ff.trend)
@@ -178,10 +177,9 @@ pub fn html(
             h2 = escape(&heads[2]),
             y = texts::YOY.get(lang),
         );
-        let labels = [f.period, f.period.previous(), f.period.year_before()];
         for (metric, values) in ff.family.metrics.iter().zip(&ff.values) {
             let _ = write!(s, "<tr><td>{}</td>", metric.label.get(lang));
-            for (v, p) in values.iter().zip(labels) {
+            for (v, p) in values.iter().zip(f.period.compared()) {
                 let _ = write!(
                     s,
                     "<td class=\"n\" data-kpi=\"{}.{}\" data-period=\"{p}\" data-value=\"{}\">{}</td>",
