@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use fivefold_lake::Snapshot;
 use fivefold_query::{OutputFormat, QueryOptions, SessionContext};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -47,13 +48,53 @@ pub struct Cache {
 
 /// Runs a query and returns its rows as JSON objects.
 pub(crate) async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Value>, ApiError> {
+    Ok(rows_up_to(ctx, sql, usize::MAX).await?.0)
+}
+
+/// Runs a query and returns its first `max` rows as JSON objects, with the
+/// number of rows it had: only the rows returned are converted to JSON.
+pub(crate) async fn rows_up_to(
+    ctx: &SessionContext,
+    sql: &str,
+    max: usize,
+) -> Result<(Vec<Value>, usize), ApiError> {
     let batches = fivefold_query::query(ctx, sql).await?;
-    let text = fivefold_query::format_batches(&batches, OutputFormat::Json)?;
+    let total = batches.iter().map(|b| b.num_rows()).sum();
+    let mut kept = Vec::with_capacity(batches.len());
+    let mut room = max;
+    for b in &batches {
+        if room == 0 {
+            break;
+        }
+        let n = b.num_rows().min(room);
+        kept.push(b.slice(0, n));
+        room -= n;
+    }
+    // At least one (possibly empty) batch, so the columns are known.
+    if kept.is_empty()
+        && let Some(b) = batches.first()
+    {
+        kept.push(b.slice(0, 0));
+    }
+    Ok((json_rows(&kept)?, total))
+}
+
+fn json_rows(batches: &[fivefold_query::RecordBatch]) -> Result<Vec<Value>, ApiError> {
+    let text = fivefold_query::format_batches(batches, OutputFormat::Json)?;
     match serde_json::from_str(&text) {
         Ok(Value::Array(v)) => Ok(v),
         Ok(_) => Ok(Vec::new()),
         Err(e) => Err(ApiError::Internal(e.to_string())),
     }
+}
+
+/// Reads the lake's committed snapshot on a blocking thread.
+pub(crate) async fn read_snapshot(lake: &Path) -> Result<Snapshot, ApiError> {
+    let root = lake.to_path_buf();
+    tokio::task::spawn_blocking(move || fivefold_lake::read_snapshot(&root))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::from)
 }
 
 fn color_rank(v: &Value) -> usize {
@@ -66,10 +107,14 @@ fn color_rank(v: &Value) -> usize {
 impl Cache {
     /// Reads the committed lake and builds the cache.
     pub async fn build(lake: &Path, sql_memory_bytes: usize) -> Result<Cache, ApiError> {
-        let root = lake.to_path_buf();
-        let snapshot = tokio::task::spawn_blocking(move || fivefold_lake::read_snapshot(&root))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        Cache::build_from(read_snapshot(lake).await?, sql_memory_bytes).await
+    }
+
+    /// Builds the cache from a snapshot already read.
+    pub async fn build_from(
+        snapshot: Snapshot,
+        sql_memory_bytes: usize,
+    ) -> Result<Cache, ApiError> {
         let ctx = fivefold_query::lake_session(&snapshot, &QueryOptions::default())?;
         let sql_opts =
             QueryOptions { memory_limit_bytes: Some(sql_memory_bytes), ..QueryOptions::default() };

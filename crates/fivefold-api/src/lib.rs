@@ -77,16 +77,11 @@ impl AppState {
 
     /// Rebuilds the cache when the lake has a new version.
     pub async fn refresh(&self) -> Result<bool, ApiError> {
-        let lake = self.lake.clone();
-        let version = tokio::task::spawn_blocking(move || {
-            fivefold_lake::read_snapshot(&lake).map(|s| s.version)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
-        if version == self.cache().version {
+        let snapshot = cache::read_snapshot(&self.lake).await?;
+        if snapshot.version == self.cache().version {
             return Ok(false);
         }
-        let fresh = Cache::build(&self.lake, self.opts.sql_memory_bytes).await?;
+        let fresh = Cache::build_from(snapshot, self.opts.sql_memory_bytes).await?;
         *self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
         Ok(true)
     }

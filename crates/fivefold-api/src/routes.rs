@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::cache::rows;
+use crate::cache::{rows, rows_up_to};
 use crate::error::ApiError;
 
 type St = State<Arc<AppState>>;
@@ -119,15 +119,15 @@ async fn enterprises(State(st): St, Query(p): Query<ListParams>) -> Result<Json<
             && p.county.as_deref().is_none_or(|c| e.region_code.starts_with(&c[..6]))
             && p.town.as_deref().is_none_or(|t| e.region_code.starts_with(&t[..9]))
     };
-    let total = cache.enterprises.iter().filter(matches).count();
-    let items: Vec<&RawValue> = cache
-        .enterprises
-        .iter()
-        .filter(matches)
-        .skip(offset)
-        .take(limit)
-        .map(|e| &*e.summary)
-        .collect();
+    // One pass over the cache: count every match, keep the page.
+    let mut total = 0;
+    let mut items: Vec<&RawValue> = Vec::with_capacity(limit.min(cache.enterprises.len()));
+    for e in cache.enterprises.iter().filter(matches) {
+        if total >= offset && items.len() < limit {
+            items.push(&e.summary);
+        }
+        total += 1;
+    }
     let [blue, yellow, orange, red] = cache.counts;
     Ok(Json(json!({
         "lake_version": cache.version,
@@ -290,11 +290,11 @@ async fn sql(
     })?;
     let cache = st.cache();
     let limit = st.opts.sql_timeout;
-    let result = tokio::time::timeout(limit, rows(&cache.sql_ctx, &body.sql))
-        .await
-        .map_err(|_| ApiError::Timeout(limit.as_secs()))??;
-    let truncated = result.len() > st.opts.max_rows;
-    let rows: Vec<Value> = result.into_iter().take(st.opts.max_rows).collect();
+    let (rows, total) =
+        tokio::time::timeout(limit, rows_up_to(&cache.sql_ctx, &body.sql, st.opts.max_rows))
+            .await
+            .map_err(|_| ApiError::Timeout(limit.as_secs()))??;
+    let truncated = total > st.opts.max_rows;
     Ok((StatusCode::OK, Json(json!({ "rows": rows, "truncated": truncated }))).into_response())
 }
 

@@ -211,7 +211,7 @@ async fn the_report_page_shows_a_period_and_refuses_bad_parameters() {
     let (_dir, st) = lake().await;
     // No period: the quarter of the lake's newest score (the generator starts in March 2026).
     let (s, page) = get(&st, "/report").await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(s, StatusCode::OK, "{page}");
     let page = page.as_str().unwrap().to_owned();
     assert!(page.contains("data-period=\"2026-Q1\""), "the quarter of the newest score");
     assert!(page.contains("<form class=\"pick\""), "a form asks for another period");
