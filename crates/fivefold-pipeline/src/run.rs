@@ -236,8 +236,8 @@ impl Rebalance for Handler {
             tracing::error!(%error, "Reading the lake's offsets failed.");
             core.failed.get_or_insert(error.into());
         }
-        let mut shards: Vec<i32> = parts.iter().map(|k| k.1).collect();
-        shards.dedup();
+        // Partition p of every topic is shard p: restore each shard once.
+        let shards: std::collections::BTreeSet<i32> = parts.iter().map(|k| k.1).collect();
         for shard in shards {
             if let Err(error) = core.restore_shard(shard) {
                 tracing::error!(%error, shard, "Restoring the scoring state failed.");
