@@ -140,3 +140,26 @@ pub(crate) fn assert_no_duplicates(lake: &Path) {
         sql_count(lake, &format!("SELECT count(*) FROM (SELECT DISTINCT f, l FROM ({union}))"));
     assert_eq!(total, distinct, "some input lines are in the lake more than once");
 }
+
+/// Writes `<topic>.jsonl` in `dir`, one line per record.
+pub(crate) fn write(dir: &Path, topic: &str, lines: &[String]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    std::fs::write(dir.join(format!("{topic}.jsonl")), text).unwrap();
+}
+
+/// `fivefold replay` of `input` into `lake` in batches of `batch_rows`,
+/// without fsync (throwaway lakes).
+pub(crate) fn replay(input: &Path, lake: &Path, batch_rows: usize) {
+    let out = bin()
+        .args(["replay", "--input", input.to_str().unwrap(), "--lake", lake.to_str().unwrap()])
+        .env("FIVEFOLD_REPLAY__BATCH_ROWS", batch_rows.to_string())
+        .env("FIVEFOLD_LAKE__DURABLE", "false")
+        .output()
+        .unwrap();
+    assert_success(&out, &["replay"]);
+}

@@ -169,11 +169,6 @@ fn write_input(dir: &Path) {
     write(dir, "monitoring", &mon);
 }
 
-fn write(dir: &Path, topic: &str, lines: &[String]) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(format!("{topic}.jsonl")), lines.join("\n") + "\n").unwrap();
-}
-
 /// One row of a KPI view as (column, value) text, selected by `filter`.
 fn row(lake: &Path, view: &str, cols: &str, filter: &str) -> Vec<String> {
     let rows = sql(lake, &format!("SELECT {cols} FROM {view} WHERE {filter}"));
@@ -188,12 +183,7 @@ fn kpi_views_give_the_known_figures_of_a_hand_written_lake() {
     let dir = tempfile::tempdir().unwrap();
     let (input, lake) = (dir.path().join("in"), dir.path().join("lake"));
     write_input(&input);
-    let out = bin()
-        .args(["replay", "--input", input.to_str().unwrap(), "--lake", lake.to_str().unwrap()])
-        .env("FIVEFOLD_LAKE__DURABLE", "false")
-        .output()
-        .unwrap();
-    assert_success(&out, &["replay"]);
+    replay(&input, &lake, 8192);
     assert_eq!(sql_count(&lake, "SELECT count(*) FROM dead_letters"), 0);
 
     // Enforcement: E1 once, E8 in the second quarter by the bureau's clock.

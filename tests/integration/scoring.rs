@@ -1,7 +1,6 @@
 //! Scoring scenarios through `fivefold replay` on hand-written input, and
 //! determinism (twice, and with a kill -9 in the middle).
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -59,25 +58,6 @@ fn write_monitoring(dir: &Path, mut lines: Vec<String>, extra: impl IntoIterator
     lines.extend(extra);
     lines.sort_by_key(|l| l.contains("\"record_type\":\"reading\""));
     write(dir, "monitoring", &lines);
-}
-
-fn write(dir: &Path, topic: &str, lines: &[String]) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut text = String::new();
-    for l in lines {
-        writeln!(text, "{l}").unwrap();
-    }
-    std::fs::write(dir.join(format!("{topic}.jsonl")), text).unwrap();
-}
-
-fn replay(input: &Path, lake: &Path, batch_rows: usize) {
-    let out = bin()
-        .args(["replay", "--input", input.to_str().unwrap(), "--lake", lake.to_str().unwrap()])
-        .env("FIVEFOLD_REPLAY__BATCH_ROWS", batch_rows.to_string())
-        .env("FIVEFOLD_LAKE__DURABLE", "false")
-        .output()
-        .unwrap();
-    assert_success(&out, &["replay"]);
 }
 
 /// (window_end ms, colour, revision, overrides) of one enterprise, in order.
