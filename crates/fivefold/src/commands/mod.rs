@@ -25,6 +25,16 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The committed snapshot of the lake directory given as `--lake`.
+pub(crate) fn read_lake(lake: &std::path::Path) -> anyhow::Result<fivefold_lake::Snapshot> {
+    use anyhow::Context as _;
+    if !lake.is_dir() {
+        anyhow::bail!("--lake {} is not a directory", lake.display());
+    }
+    fivefold_lake::read_snapshot(lake)
+        .with_context(|| format!("reading the lake at {}", lake.display()))
+}
+
 /// A flag set by SIGINT or SIGTERM, for loops that stop cleanly.
 pub(crate) fn shutdown_flag() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
     use std::sync::Arc;

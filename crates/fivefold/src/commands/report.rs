@@ -17,11 +17,7 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<()> {
     if !matches!(args.format.as_str(), "html" | "md") {
         anyhow::bail!("--format: '{}' is not one of html, md", args.format);
     }
-    if !args.lake.is_dir() {
-        anyhow::bail!("--lake {} is not a directory", args.lake.display());
-    }
-    let snapshot = fivefold_lake::read_snapshot(&args.lake)
-        .with_context(|| format!("reading the lake at {}", args.lake.display()))?;
+    let snapshot = super::read_lake(&args.lake)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let figures = rt.block_on(async {
         let ctx = fivefold_query::lake_session(&snapshot, &QueryOptions::default())?;
