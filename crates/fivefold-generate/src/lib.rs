@@ -266,17 +266,6 @@ impl BadClass {
     }
 }
 
-/// The position of a topic in [`Topic::ALL`].
-fn topic_index(topic: Topic) -> usize {
-    match topic {
-        Topic::Enterprise => 0,
-        Topic::Hazard => 1,
-        Topic::Enforcement => 2,
-        Topic::Monitoring => 3,
-        Topic::Rescue => 4,
-    }
-}
-
 /// Counts of generated records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GenSummary {
@@ -291,7 +280,7 @@ pub struct GenSummary {
 impl GenSummary {
     /// Counts one record.
     pub fn record(&mut self, r: &GenRecord) {
-        let t = topic_index(r.topic);
+        let t = r.topic.index();
         match r.bad {
             None => self.good[t] += 1,
             Some(c) => {
@@ -346,7 +335,7 @@ pub fn write_files(
     let mut summary = GenSummary::default();
     let mut n = 0u64;
     for rec in generator {
-        let (path, w) = &mut files[topic_index(rec.topic)];
+        let (path, w) = &mut files[rec.topic.index()];
         w.write_all(&rec.payload)
             .and_then(|()| w.write_all(b"\n"))
             .map_err(|source| GenError::Io { path: path.clone(), source })?;

@@ -158,8 +158,7 @@ impl TopicNames {
 
     /// The name of a topic.
     pub fn name(&self, t: Topic) -> &str {
-        let i = Topic::ALL.iter().position(|x| *x == t).unwrap_or_default();
-        &self.names[i]
+        &self.names[t.index()]
     }
 
     /// The topic of a name.

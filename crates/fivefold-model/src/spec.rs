@@ -277,6 +277,11 @@ impl Topic {
     pub const ALL: [Topic; 5] =
         [Topic::Enterprise, Topic::Hazard, Topic::Enforcement, Topic::Monitoring, Topic::Rescue];
 
+    /// The position in [`Topic::ALL`] (declaration order), for per-topic arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The topic name (without any deployment prefix), also the replay file stem.
     pub fn name(self) -> &'static str {
         match self {
@@ -527,6 +532,13 @@ pub fn source_columns() -> Vec<Field> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_topic_index_is_its_position_in_all() {
+        for (i, t) in Topic::ALL.into_iter().enumerate() {
+            assert_eq!(t.index(), i, "{}", t.name());
+        }
+    }
 
     #[test]
     fn every_table_has_its_partition_column() {

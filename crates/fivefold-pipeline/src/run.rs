@@ -52,10 +52,6 @@ pub fn source_key((topic, partition): PartitionKey) -> String {
     format!("kafka:{}:{partition}", topic.name())
 }
 
-fn topic_index(t: Topic) -> usize {
-    Topic::ALL.iter().position(|x| *x == t).unwrap_or_default()
-}
-
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
@@ -97,7 +93,7 @@ impl Core {
             key: rec.key(),
             ..Default::default()
         };
-        let i = topic_index(rec.topic());
+        let i = rec.topic().index();
         self.received[i] += 1;
         self.pending += 1;
         let decoder = self.decoders.entry(key).or_insert_with(|| Decoder::new(key.0));
