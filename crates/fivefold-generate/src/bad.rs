@@ -8,15 +8,15 @@
 use fivefold_model::Topic;
 
 use crate::city::{City, Point, PointKind};
-use crate::generator::topic_prefix;
+use crate::generator::{CITY_AGENCY, EPOCH_SHARE, topic_prefix};
 use crate::json::{Fields, quoted};
 use crate::records::{self, Enforcement, HazardVersion, IncidentVersion, Sample};
 use crate::rng::Rng;
 use crate::{BadClass, GenRecord};
 
-const DAY: i64 = 86_400_000;
-/// Bytes above which a record is too large (1 MiB).
-pub(crate) const MAX_RECORD_BYTES: usize = 1 << 20;
+// A too-large record is too large for the validator: one limit for both.
+pub(crate) use fivefold_model::decode::MAX_RECORD_BYTES;
+use fivefold_model::time::MS_PER_DAY as DAY;
 /// One bad record in this many is [`BadClass::TooLarge`]; the first is the 50th.
 const TOO_LARGE_EVERY: u64 = 500;
 const TOO_LARGE_AT: u64 = 49;
@@ -124,7 +124,7 @@ impl BadMaker {
             Topic::Rescue => Template::Rescue { public: rng.chance(0.3) },
         };
         let event_id = format!("{}-{}-b{}", topic_prefix(topic), self.seed, n + 1);
-        let epoch = rng.chance(0.03);
+        let epoch = rng.chance(EPOCH_SHARE);
 
         // The enterprise (and point) the record is about.
         let point =
@@ -159,15 +159,7 @@ impl BadMaker {
             }
             Template::Enforcement(kind) => {
                 let case_id = format!("CASE-{}-b{}", self.seed, n + 1);
-                records::enforcement(
-                    kind,
-                    &case_id,
-                    "苏州市应急管理局",
-                    &ent.uscc,
-                    &event_id,
-                    t,
-                    epoch,
-                )
+                records::enforcement(kind, &case_id, CITY_AGENCY, &ent.uscc, &event_id, t, epoch)
             }
             Template::Point => records::point(&point, &ent.uscc, &event_id, t, epoch),
             Template::Reading => {

@@ -25,7 +25,9 @@ const DAY: i64 = 24 * HOUR;
 const YEAR: f64 = 365.25 * DAY as f64;
 
 /// Share of records whose timestamps are integer epoch milliseconds.
-const EPOCH_SHARE: f64 = 0.03;
+pub(crate) const EPOCH_SHARE: f64 = 0.03;
+/// The city bureau, the agency of enforcement cases above the counties'.
+pub(crate) const CITY_AGENCY: &str = "苏州市应急管理局";
 /// Share of readings that carry an `event_id`.
 const READING_EVENT_ID_SHARE: f64 = 0.05;
 /// Share of good readings that spell out `"quality":"good"` (the rest rely on the default).
@@ -316,7 +318,7 @@ impl Generator {
             .collect();
 
         let mut agencies: Vec<String> = city.counties.iter().map(|c| c.agency.clone()).collect();
-        agencies.push("苏州市应急管理局".to_string());
+        agencies.push(CITY_AGENCY.to_string());
 
         let mut g = Generator {
             cfg,
