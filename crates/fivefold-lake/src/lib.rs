@@ -40,15 +40,8 @@ pub fn read_snapshot(root: &Path) -> Result<Snapshot> {
     let state = log::replay(&layout)?;
     let mut files = Vec::with_capacity(state.files.len());
     for f in state.files.values() {
-        let fin = root.join(&f.path);
-        let location = if fin.exists() {
-            fin
-        } else {
-            let st = root.join(&f.staged);
-            if !st.exists() {
-                return Err(Error::MissingFile { version: state.version, path: f.path.clone() });
-            }
-            st
+        let Some(location) = layout.locate(&f.path, &f.staged) else {
+            return Err(Error::MissingFile { version: state.version, path: f.path.clone() });
         };
         let location = std::path::absolute(&location).unwrap_or(location);
         files.push(LakeFile {

@@ -122,6 +122,13 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Where a committed file is: its final path, or its staged path when the
+    /// commit that listed it was interrupted before linking it into place;
+    /// `None` when neither exists.
+    pub fn locate(&self, path: &str, staged: &str) -> Option<PathBuf> {
+        [path, staged].into_iter().map(|p| self.root.join(p)).find(|p| p.exists())
+    }
+
     /// `<lake>/_fivefold`.
     pub fn meta(&self) -> PathBuf {
         self.root.join("_fivefold")
@@ -174,8 +181,20 @@ fn list_log(layout: &Layout) -> Result<(Vec<u64>, Vec<u64>)> {
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let bytes = fs::read(path).ctx("read", path)?;
-    serde_json::from_slice(&bytes)
+    parse_json(path, &bytes)
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes)
         .map_err(|e| Error::CorruptLog { path: path.to_path_buf(), message: e.to_string() })
+}
+
+/// A log file named for version `v` must hold version `v`.
+fn expect_version(path: &Path, held: u64, v: u64) -> Result<()> {
+    if held == v {
+        return Ok(());
+    }
+    Err(Error::CorruptLog { path: path.to_path_buf(), message: format!("holds version {held}") })
 }
 
 /// Replays the log: the latest checkpoint, then every later entry in order.
@@ -187,12 +206,7 @@ pub fn replay(layout: &Layout) -> Result<LakeState> {
         Some(&v) => {
             let path = layout.checkpoint(v);
             let s: LakeState = read_json(&path)?;
-            if s.version != v {
-                return Err(Error::CorruptLog {
-                    path,
-                    message: format!("holds version {}", s.version),
-                });
-            }
+            expect_version(&path, s.version, v)?;
             s
         }
         None => LakeState::default(),
@@ -207,12 +221,7 @@ pub fn replay(layout: &Layout) -> Result<LakeState> {
             });
         }
         let e: CommitEntry = read_json(&path)?;
-        if e.version != v {
-            return Err(Error::CorruptLog {
-                path,
-                message: format!("holds version {}", e.version),
-            });
-        }
+        expect_version(&path, e.version, v)?;
         state.apply(&e);
     }
     Ok(state)
@@ -228,14 +237,8 @@ pub fn catch_up(layout: &Layout, state: &mut LakeState) -> Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e).ctx("read", &path),
         };
-        let e: CommitEntry = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::CorruptLog { path: path.clone(), message: e.to_string() })?;
-        if e.version != v {
-            return Err(Error::CorruptLog {
-                path,
-                message: format!("holds version {}", e.version),
-            });
-        }
+        let e: CommitEntry = parse_json(&path, &bytes)?;
+        expect_version(&path, e.version, v)?;
         state.apply(&e);
     }
 }

@@ -146,33 +146,24 @@ impl Lake {
     }
 
     fn resolve(&self, path: &str, staged: &str) -> PathBuf {
-        let p = self.layout.root.join(path);
-        if p.exists() { p } else { self.layout.root.join(staged) }
+        self.layout.locate(path, staged).unwrap_or_else(|| self.layout.root.join(staged))
     }
 
     fn recover(&mut self) -> Result<()> {
-        let root = self.layout.root.clone();
-        let links = self
-            .state
-            .files
-            .values()
-            .map(|f| (f.path.clone(), f.staged.clone(), self.state.version))
-            .chain(
-                self.state
-                    .state
-                    .values()
-                    .map(|s| (s.path.clone(), s.staged.clone(), self.state.version)),
-            );
-        for (path, staged, version) in links.collect::<Vec<_>>() {
-            let fin = root.join(&path);
-            if fin.exists() {
-                continue;
+        let files = self.state.files.values().map(|f| (&f.path, &f.staged));
+        let blobs = self.state.state.values().map(|s| (&s.path, &s.staged));
+        for (path, staged) in files.chain(blobs) {
+            let fin = self.layout.root.join(path);
+            match self.layout.locate(path, staged) {
+                Some(at) if at == fin => {}
+                Some(st) => link_into_place(&st, &fin)?,
+                None => {
+                    return Err(Error::MissingFile {
+                        version: self.state.version,
+                        path: path.clone(),
+                    });
+                }
             }
-            let st = root.join(&staged);
-            if !st.exists() {
-                return Err(Error::MissingFile { version, path });
-            }
-            link_into_place(&st, &fin)?;
         }
         // What dead writers left in staging is linked already or uncommitted.
         let staging = self.layout.staging();
