@@ -255,6 +255,8 @@ struct TableBuilder {
     fields: &'static [FieldSpec],
     /// Slot in the topic layout of each field.
     slots: Vec<usize>,
+    /// The slot of `schema_version`, if the table has it.
+    schema_version_slot: Option<usize>,
     columns: Vec<Column>,
     /// `rescue.grade`, computed from the casualties and loss.
     grade: Option<StringBuilder>,
@@ -265,10 +267,12 @@ struct TableBuilder {
 impl TableBuilder {
     fn new(table: Table, layout: &Layout) -> Self {
         let fields = table.fields().unwrap_or_default();
+        let has_version = fields.iter().any(|f| f.name == "schema_version");
         TableBuilder {
             table,
             fields,
             slots: fields.iter().map(|f| layout.slot(f.name).unwrap_or(usize::MAX)).collect(),
+            schema_version_slot: has_version.then(|| layout.slot("schema_version")).flatten(),
             columns: fields.iter().map(|f| Column::for_kind(f.kind)).collect(),
             grade: (table == Table::Rescue).then(StringBuilder::new),
             source: SourceColumns::new(),
@@ -469,7 +473,7 @@ impl Decoder {
         let builder = &mut self.tables[which];
         let mut cells: [Cell<'_>; json::MAX_SLOTS] = std::array::from_fn(|_| Cell::Null);
         let mut flags: Vec<&'static str> = Vec::new();
-        check_schema_version(&scanned, builder.fields, &builder.slots)?;
+        check_schema_version(&scanned, builder.schema_version_slot)?;
         for (i, (spec, &slot)) in builder.fields.iter().zip(&builder.slots).enumerate() {
             let raw_value = scanned.slots.get(slot).copied().flatten();
             cells[i] = check_field(spec, raw_value, &mut flags)?;
@@ -535,15 +539,8 @@ fn too_large(len: usize, kept: Option<usize>) -> Rejection {
 
 /// A newer major version is its own rejection class, checked before any
 /// other field: the other fields may follow rules this engine does not know.
-fn check_schema_version(
-    scanned: &Scanned<'_>,
-    fields: &[FieldSpec],
-    slots: &[usize],
-) -> Result<(), Rejection> {
-    let Some(i) = fields.iter().position(|f| f.name == "schema_version") else {
-        return Ok(());
-    };
-    let raw = scanned.slots.get(slots[i]).copied().flatten();
+fn check_schema_version(scanned: &Scanned<'_>, slot: Option<usize>) -> Result<(), Rejection> {
+    let raw = slot.and_then(|slot| scanned.slots.get(slot).copied().flatten());
     if let Some(Value::Number(n)) = raw.map(json::value)
         && let Some(v) = parse_int(n)
         && v > SCHEMA_VERSION
