@@ -148,7 +148,7 @@ impl Rules {
         self.rules.iter().any(|r| r.table == table)
     }
 
-    /// Evaluates the rules of `table` on a batch.
+    /// Evaluates the rules of `table` on a batch; the hits come in row order.
     pub fn eval(&self, table: Table, batch: &RecordBatch) -> Result<Vec<Hit>> {
         let mut hits = Vec::new();
         for (i, r) in self.rules.iter().enumerate().filter(|(_, r)| r.table == table) {
@@ -179,6 +179,8 @@ impl Rules {
                 }
             }
         }
+        // Callers walk the hits alongside the rows: row order, rules in order within a row.
+        hits.sort_unstable_by_key(|h| (h.row, h.rule));
         Ok(hits)
     }
 }

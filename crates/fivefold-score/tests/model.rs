@@ -160,3 +160,45 @@ fn penalty_rule_points_are_evaluated_on_batches() {
     // 5 points, a few minutes of a 180-day half-life later.
     assert!((last - 5.0).abs() < 0.001, "{last}");
 }
+
+/// Enforcement points of the last score row after `batches` of enforcement records.
+fn enforcement_points(batches: &[&[String]]) -> f64 {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Float64Type;
+    let mut sc = Scorer::new(model()).unwrap();
+    let uscc = "91440300708461136T";
+    let ent = format!(
+        r#"{{"event_id":"e1","event_time":"2026-03-01T00:00:00Z","uscc":"{uscc}","region_code":"440300001000","name":"x","industry":"commercial","major_hazard_level":0,"major_hazard_units":0,"hazardous_processes":0,"standardization_grade":0,"own_rescue_team":false,"employees":5,"status":"operating"}}"#
+    );
+    for (t, b) in batch(Topic::Enterprise, &[ent]) {
+        sc.process(0, "e", t, &b).unwrap();
+    }
+    for lines in batches {
+        for (t, b) in batch(Topic::Enforcement, lines) {
+            sc.process(0, "f", t, &b).unwrap();
+        }
+    }
+    sc.flush(0);
+    let out = sc.take_output(0).unwrap();
+    let scores = &out.iter().find(|(t, _)| *t == Table::RiskScores).unwrap().1;
+    let enf = scores.column_by_name("enforcement_points").unwrap().as_primitive::<Float64Type>();
+    enf.value(enf.len() - 1)
+}
+
+/// Two rules that hit different rows of one batch, the later rule on the
+/// earlier row: both count, as when each record comes in its own batch.
+#[test]
+fn every_rule_hit_of_a_batch_counts_whatever_the_rule_order() {
+    let uscc = "91440300708461136T";
+    let order = format!(
+        r#"{{"event_id":"o1","event_time":"2026-03-01T00:10:00Z","uscc":"{uscc}","case_id":"C1","record_type":"order"}}"#
+    );
+    let inspection = format!(
+        r#"{{"event_id":"i1","event_time":"2026-03-01T00:11:00Z","uscc":"{uscc}","case_id":"C2","record_type":"inspection","violations":3}}"#
+    );
+    let apart =
+        enforcement_points(&[std::slice::from_ref(&order), std::slice::from_ref(&inspection)]);
+    let together = enforcement_points(&[&[order, inspection]]);
+    assert!(apart > 2.0, "both the order and the violations score: {apart}");
+    assert!((together - apart).abs() < 1e-9, "one batch {together}, one record a batch {apart}");
+}
