@@ -290,7 +290,7 @@ impl Scorer {
             batch_max = batch_max.max(t);
             sh.min_t = Some(sh.min_t.map_or(t, |x| x.min(t)));
             let window_end = (t.div_euclid(w) + 1) * w;
-            let uscc = match table {
+            match table {
                 Table::MonitoringPoint => {
                     let (Some(pid), Some(u)) = (c.str("point_id", row), c.str("uscc", row)) else {
                         continue;
@@ -311,11 +311,13 @@ impl Scorer {
                                 .unwrap_or(false),
                         });
                     }
-                    continue;
                 }
                 _ => {
                     let Some(u) = c.str("uscc", row) else { continue };
-                    let ent = sh.enterprises.entry(u.to_owned()).or_default();
+                    let ent = match sh.enterprises.get_mut(u) {
+                        Some(e) => e,
+                        None => sh.enterprises.entry(u.to_owned()).or_default(),
+                    };
                     apply_record(table, &c, row, t, ent);
                     // Rule hits: a record with a replacing key supersedes what
                     // earlier records with that key contributed.
@@ -343,11 +345,9 @@ impl Scorer {
                             table: table.name().to_owned(),
                         });
                     }
-                    u.to_owned()
+                    mark_window(ent, window_end, last_closed);
                 }
-            };
-            let ent = sh.enterprises.entry(uscc).or_default();
-            mark_window(ent, window_end, last_closed);
+            }
         }
         sh.moved(source, batch_max);
         Ok(())
