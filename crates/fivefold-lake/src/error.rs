@@ -38,7 +38,7 @@ pub enum Error {
     /// A commit log file does not parse or contradicts the log.
     #[error(
         "the commit log is damaged at {path}: {message}. No data was skipped; restore the file from \
-         backup, or run `fivefold lake repair --lake <DIR>` to truncate the log before this entry"
+         backup, or run `fivefold lake repair --lake <DIR>` to move it and every later entry aside; the lake then resumes from the version before it"
     )]
     CorruptLog {
         /// The log file.
@@ -55,6 +55,14 @@ pub enum Error {
         version: u64,
         /// Its path relative to the lake.
         path: String,
+    },
+    /// A maintenance command found a writer holding the lake.
+    #[error(
+        "writer {writer} has the lake open; stop `fivefold run`/`replay` on this lake and try again"
+    )]
+    Busy {
+        /// The writer's id.
+        writer: String,
     },
     /// Another writer committed this version first.
     #[error("commit {version} was claimed by another writer; reopen the lake and retry")]

@@ -20,6 +20,7 @@
 mod error;
 pub mod log;
 mod metrics;
+mod repair;
 pub mod snapshot;
 mod writer;
 
@@ -27,6 +28,7 @@ use std::path::Path;
 
 pub use error::{Error, Result};
 pub use log::{LakeState, SourcePosition};
+pub use repair::{RepairReport, repair};
 pub use snapshot::{LakeFile, Snapshot};
 pub use writer::{CommitInfo, Lake, WriterOptions};
 

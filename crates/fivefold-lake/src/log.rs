@@ -152,7 +152,7 @@ impl Layout {
 }
 
 /// Lists the committed versions and checkpoints in the log folder.
-fn list_log(layout: &Layout) -> Result<(Vec<u64>, Vec<u64>)> {
+pub(crate) fn list_log(layout: &Layout) -> Result<(Vec<u64>, Vec<u64>)> {
     let dir = layout.log_dir();
     let mut entries = Vec::new();
     let mut checkpoints = Vec::new();
@@ -179,7 +179,7 @@ fn list_log(layout: &Layout) -> Result<(Vec<u64>, Vec<u64>)> {
     Ok((entries, checkpoints))
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let bytes = fs::read(path).ctx("read", path)?;
     parse_json(path, &bytes)
 }
@@ -190,7 +190,7 @@ fn parse_json<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result
 }
 
 /// A log file named for version `v` must hold version `v`.
-fn expect_version(path: &Path, held: u64, v: u64) -> Result<()> {
+pub(crate) fn expect_version(path: &Path, held: u64, v: u64) -> Result<()> {
     if held == v {
         return Ok(());
     }
@@ -248,12 +248,17 @@ pub fn catch_up(layout: &Layout, state: &mut LakeState) -> Result<()> {
 pub fn create_exclusive(path: &Path, bytes: &[u8], tmp_name: &str, durable: bool) -> Result<bool> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(tmp_name);
-    {
-        let mut f = fs::File::create(&tmp).ctx("create", &tmp)?;
+    let written = fs::File::create(&tmp).ctx("create", &tmp).and_then(|mut f| {
         f.write_all(bytes).ctx("write", &tmp)?;
         if durable {
             f.sync_all().ctx("fsync", &tmp)?;
         }
+        Ok(())
+    });
+    if let Err(e) = written {
+        // A full disk: leave no partial file behind.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
     }
     let linked = match fs::hard_link(&tmp, path) {
         Ok(()) => true,

@@ -1,10 +1,10 @@
 //! Writing the lake: stage Parquet files, then commit them atomically.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arrow::array::{Array, AsArray, UInt32Array};
 use arrow::compute::take_record_batch;
@@ -76,8 +76,18 @@ pub struct Lake {
     /// Staged files of the previous commit, deleted at the next one so that a
     /// reader that resolved a staged path a moment ago can still open it.
     linked_staged: Vec<PathBuf>,
+    /// State blobs replaced by a commit (its version, the blob's path), deleted
+    /// [`STATE_KEEP_VERSIONS`] commits later.
+    retired: VecDeque<(u64, String)>,
     _lock: fs::File,
 }
+
+/// Commits a replaced state blob is kept for.
+pub(crate) const STATE_KEEP_VERSIONS: u64 = 8;
+
+/// Unreferenced state blobs older than this are deleted when a writer opens
+/// the lake (what a crashed writer had not yet retired).
+const STALE_STATE_AGE: Duration = Duration::from_secs(600);
 
 impl Lake {
     /// Opens (creating if needed) the lake at `root` for writing, and recovers
@@ -118,6 +128,7 @@ impl Lake {
             staged_state: BTreeMap::new(),
             pending_sources: BTreeMap::new(),
             linked_staged: Vec::new(),
+            retired: VecDeque::new(),
             _lock: lock,
         };
         lake.recover()?;
@@ -149,7 +160,34 @@ impl Lake {
         self.layout.locate(path, staged).unwrap_or_else(|| self.layout.root.join(staged))
     }
 
-    fn recover(&mut self) -> Result<()> {
+    /// Deletes state blobs that the current state does not refer to and that
+    /// are older than [`STALE_STATE_AGE`] (the retired blobs of writers that
+    /// stopped before deleting them).
+    fn sweep_state(&self) -> Result<()> {
+        let dir = self.layout.meta().join("state");
+        let live: HashSet<&str> =
+            self.state.state.values().map(|s| s.path.as_str()).collect();
+        for item in fs::read_dir(&dir).ctx("read directory", &dir)? {
+            let item = item.ctx("read directory", &dir)?;
+            let name = item.file_name();
+            let rel = format!("_fivefold/state/{}", name.to_string_lossy());
+            let old = item
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_STATE_AGE);
+            if old && !live.contains(rel.as_str()) {
+                let p = item.path();
+                fs::remove_file(&p).ctx("remove", &p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Links every committed file that is still only in staging into place
+    /// (rolling forward a commit that crashed or failed after its log entry).
+    fn link_committed(&self) -> Result<()> {
         let files = self.state.files.values().map(|f| (&f.path, &f.staged));
         let blobs = self.state.state.values().map(|s| (&s.path, &s.staged));
         for (path, staged) in files.chain(blobs) {
@@ -165,6 +203,12 @@ impl Lake {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn recover(&mut self) -> Result<()> {
+        self.link_committed()?;
+        self.sweep_state()?;
         // What dead writers left in staging is linked already or uncommitted.
         let staging = self.layout.staging();
         for item in fs::read_dir(&staging).ctx("read directory", &staging)? {
@@ -412,8 +456,16 @@ impl Lake {
                 log::sync_dir(d)?;
             }
         }
-        for old in replaced {
-            let _ = fs::remove_file(self.layout.root.join(old.path));
+        // A replaced state blob outlives its last version by a few commits, so
+        // that `fivefold lake repair` can roll a damaged log tail back to a
+        // version whose state is still on disk.
+        self.retired.extend(replaced.into_iter().map(|old| (entry.version, old.path)));
+        while let Some((v, _)) = self.retired.front()
+            && v + STATE_KEEP_VERSIONS <= entry.version
+        {
+            if let Some((_, path)) = self.retired.pop_front() {
+                let _ = fs::remove_file(self.layout.root.join(path));
+            }
         }
         if entry.version.is_multiple_of(log::CHECKPOINT_INTERVAL) {
             self.write_checkpoint()?;
@@ -434,6 +486,49 @@ impl Lake {
         let path = self.layout.checkpoint(self.state.version);
         let tmp = format!(".tmp-{}-checkpoint", self.writer_id);
         log::create_exclusive(&path, &log::to_json(&self.state), &tmp, self.opts.durable)?;
+        Ok(())
+    }
+
+    /// Recovers from a failed write or commit (a full disk, say) without
+    /// reopening: drops the open transaction, reads the log again (a commit
+    /// whose log entry was written stands, even if linking its files failed),
+    /// links committed files into place, and deletes this writer's staged and
+    /// temporary files that no commit refers to, so that their space comes
+    /// back. Returns an error while the disk still refuses; call it again.
+    pub fn reset(&mut self) -> Result<()> {
+        self.open.clear();
+        self.staged_state.clear();
+        self.pending_sources.clear();
+        self.refresh()?;
+        self.link_committed()?;
+        let mine = self.layout.staging().join(&self.writer_id);
+        let prefix = format!("_fivefold/staging/{}/", self.writer_id);
+        let committed: HashSet<&str> = self
+            .state
+            .files
+            .values()
+            .map(|f| f.staged.as_str())
+            .chain(self.state.state.values().map(|s| s.staged.as_str()))
+            .filter_map(|s| s.strip_prefix(prefix.as_str()))
+            .collect();
+        for item in fs::read_dir(&mine).ctx("read directory", &mine)? {
+            let p = item.ctx("read directory", &mine)?.path();
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if !committed.contains(name) {
+                fs::remove_file(&p).ctx("remove", &p)?;
+            } else if !self.linked_staged.contains(&p) {
+                // The staged twin of a linked file: deleted at the next commit.
+                self.linked_staged.push(p);
+            }
+        }
+        let own_tmp = format!(".tmp-{}-", self.writer_id);
+        let logdir = self.layout.log_dir();
+        for item in fs::read_dir(&logdir).ctx("read directory", &logdir)? {
+            let p = item.ctx("read directory", &logdir)?.path();
+            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&own_tmp)) {
+                fs::remove_file(&p).ctx("remove", &p)?;
+            }
+        }
         Ok(())
     }
 
@@ -476,6 +571,25 @@ fn link_into_place(staged: &Path, fin: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e).ctx("link", fin),
     }
+}
+
+/// The id of a writer that holds the lake open, if any.
+pub(crate) fn live_writer(layout: &Layout) -> Result<Option<String>> {
+    let staging = layout.staging();
+    let rd = match fs::read_dir(&staging) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).ctx("read directory", &staging),
+    };
+    for item in rd {
+        let name = item.ctx("read directory", &staging)?.file_name();
+        if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".lock"))
+            && writer_alive(&staging, id)
+        {
+            return Ok(Some(id.to_owned()));
+        }
+    }
+    Ok(None)
 }
 
 /// True while the writer `id` holds its lock file.

@@ -129,7 +129,55 @@ fn state_blobs_are_replaced_atomically() {
     assert_eq!(lake.read_state("k").unwrap().as_deref(), Some(&b"one"[..]));
     lake.commit().unwrap();
     assert_eq!(lake.read_state("k").unwrap().as_deref(), Some(&b"two"[..]));
-    assert!(!first.exists(), "the replaced blob is deleted");
+    // Kept for a few commits (so that a damaged log tail can be rolled back),
+    // then deleted.
+    assert!(first.exists(), "the replaced blob outlives its version a while");
+    for _ in 0..8 {
+        lake.put_state("k", b"more").unwrap();
+        lake.commit().unwrap();
+    }
+    assert!(!first.exists(), "the replaced blob is deleted eight commits later");
+}
+
+#[test]
+fn repair_moves_a_damaged_tail_aside_and_the_lake_resumes_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lake = Lake::open(dir.path(), opts()).unwrap();
+    for i in 1..=4u64 {
+        lake.set_position("kafka:hazard:0", SourcePosition { next: i * 10, byte_offset: None });
+        lake.put_state("shard-0", format!("state {i}").as_bytes()).unwrap();
+        lake.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
+        lake.commit().unwrap();
+    }
+    drop(lake);
+    let log = dir.path().join("_fivefold/log");
+    let third = log.join("00000000000000000003.json");
+    let bytes = fs::read(&third).unwrap();
+    fs::write(&third, &bytes[..bytes.len() / 2]).unwrap();
+    let err = Lake::open(dir.path(), opts()).err().unwrap();
+    assert!(err.to_string().contains("fivefold lake repair --lake"), "{err}");
+
+    let report = fivefold_lake::repair(dir.path()).unwrap();
+    assert_eq!(report.version, 2);
+    assert!(report.damaged.as_ref().unwrap().0.ends_with("00000000000000000003.json"));
+    assert_eq!(report.moved.len(), 2, "entries 3 and 4: {:?}", report.moved);
+    assert_eq!(report.sources, vec![(
+        "kafka:hazard:0".to_owned(),
+        SourcePosition { next: 20, byte_offset: None }
+    )]);
+    assert!(report.quarantine.unwrap().join("00000000000000000004.json").exists());
+
+    let mut lake = Lake::open(dir.path(), opts()).unwrap();
+    assert_eq!(lake.state().version, 2);
+    assert_eq!(lake.read_state("shard-0").unwrap().as_deref(), Some(&b"state 2"[..]));
+    assert_eq!(read_snapshot(dir.path()).unwrap().files.len(), 2);
+    lake.set_position("kafka:hazard:0", SourcePosition { next: 30, byte_offset: None });
+    assert_eq!(lake.commit().unwrap().unwrap().version, 3);
+    // A second repair finds nothing to do; a held lake is refused.
+    let err = fivefold_lake::repair(dir.path()).unwrap_err();
+    assert!(matches!(err, Error::Busy { .. }), "{err}");
+    drop(lake);
+    assert!(fivefold_lake::repair(dir.path()).unwrap().moved.is_empty());
 }
 
 #[test]
