@@ -174,6 +174,8 @@ fn pipeline(args: &[String]) {
         commit_rows: 1_000_000,
         exit_at_end: true,
         model: Some(model),
+        check_clock: true,
+        health: Default::default(),
     };
     let started = Instant::now();
     let summary =
@@ -277,6 +279,8 @@ fn latency(args: &[String]) {
         commit_rows: 1_000_000,
         exit_at_end: false,
         model: Some(model),
+        check_clock: true,
+        health: Default::default(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let lake = Lake::open(&lake_dir, WriterOptions::default()).unwrap_or_else(|e| panic!("{e}"));

@@ -163,3 +163,17 @@ pub(crate) fn replay(input: &Path, lake: &Path, batch_rows: usize) {
         .unwrap();
     assert_success(&out, &["replay"]);
 }
+
+/// Every score row (uscc, window end, revision, points, colour, overrides) as
+/// text, in a fixed order: two lakes scored the same input alike iff equal.
+pub(crate) fn scores_text(lake: &Path) -> String {
+    sql(
+        lake,
+        "SELECT uscc, CAST(window_end AS BIGINT) AS we, revision, risk_points, color, \
+           array_to_string(overrides, '|') AS ov FROM risk_scores ORDER BY 1, 2, 3",
+    )
+    .into_iter()
+    .map(|r| r.join(","))
+    .collect::<Vec<_>>()
+    .join("\n")
+}

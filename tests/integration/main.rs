@@ -1,6 +1,8 @@
 //! End-to-end tests of the `fivefold` binary: real processes, a real lake on
 //! disk, read back through `fivefold sql` (DataFusion).
 
+// Shared with the fault-injection suite (tests/faults), which uses all of it.
+#[allow(dead_code)]
 mod broker;
 mod browser;
 mod config;
@@ -8,4 +10,5 @@ mod harness;
 mod kafka;
 mod kpi;
 mod replay;
+mod runs;
 mod scoring;

@@ -275,18 +275,6 @@ fn late_penalties_re_emit_within_the_lateness_and_go_to_late_events_beyond_it() 
     assert!(pts[0][0].parse::<f64>().unwrap() > 4.99, "{pts:?}");
 }
 
-fn scores_text(lake: &Path) -> String {
-    sql(
-        lake,
-        "SELECT uscc, CAST(window_end AS BIGINT) AS we, revision, risk_points, color, \
-           array_to_string(overrides, '|') AS ov FROM risk_scores ORDER BY 1, 2, 3",
-    )
-    .into_iter()
-    .map(|r| r.join(","))
-    .collect::<Vec<_>>()
-    .join("\n")
-}
-
 #[test]
 fn scores_are_deterministic_across_runs_and_a_kill_9() {
     let dir = tempfile::tempdir().unwrap();

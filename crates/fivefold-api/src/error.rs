@@ -1,4 +1,11 @@
 //! API errors as JSON `{"error": "..."}`.
+//!
+//! A query that goes over a limit (time, memory) is answered with 422: the
+//! request is well-formed but too expensive to serve as written. Not 408,
+//! which tells a browser that the connection idled out and makes it resend
+//! the request, nor 5xx, which reports a server fault.
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -19,9 +26,26 @@ pub enum ApiError {
     /// Missing or wrong bearer token.
     #[error("a valid bearer token is required")]
     Unauthorized,
+    /// The request body did not arrive in time.
+    #[error("the request body did not arrive within {0:?} (serve.body_timeout)")]
+    BodyTimeout(Duration),
     /// A query ran past its time limit.
-    #[error("the query ran longer than {0} s and was cancelled")]
-    Timeout(u64),
+    #[error(
+        "the query ran longer than {0:?} (serve.sql_timeout) and was cancelled; \
+         filter or aggregate earlier, or add a LIMIT"
+    )]
+    Timeout(Duration),
+    /// A query (or its result) needed more memory than it may use.
+    #[error(
+        "the query needs more memory than serve.sql_memory_bytes allows ({limit} bytes) and was \
+         cancelled; filter or aggregate earlier, or add a LIMIT ({detail})"
+    )]
+    MemoryLimit {
+        /// `serve.sql_memory_bytes`.
+        limit: usize,
+        /// DataFusion's account of the allocation that failed.
+        detail: String,
+    },
     /// The lake could not be read.
     #[error("the lake cannot be read: {0}")]
     Lake(#[from] fivefold_lake::Error),
@@ -45,6 +69,23 @@ impl From<fivefold_report::Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A query error that DataFusion raised because its memory pool ran out
+    /// becomes [`ApiError::MemoryLimit`] with the pool's size `limit`.
+    pub(crate) fn with_memory_limit(self, limit: usize) -> ApiError {
+        if let ApiError::Query(fivefold_query::Error::DataFusion(e)) = &self
+            && let datafusion::error::DataFusionError::ResourcesExhausted(detail) = e.find_root()
+        {
+            let detail = detail.split(datafusion::error::DataFusionError::BACK_TRACE_SEP).next();
+            return ApiError::MemoryLimit {
+                limit,
+                detail: detail.unwrap_or_default().trim().to_owned(),
+            };
+        }
+        self
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
@@ -52,7 +93,10 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string()),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string()),
-            ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, self.to_string()),
+            ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, self.to_string()),
+            ApiError::Timeout(_) | ApiError::MemoryLimit { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())
+            }
             ApiError::Query(
                 fivefold_query::Error::ReadOnly { .. } | fivefold_query::Error::Sql { .. },
             ) => (StatusCode::BAD_REQUEST, self.to_string()),

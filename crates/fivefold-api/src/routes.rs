@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::cache::{rows, rows_up_to};
+use crate::cache::{rows, sql_rows};
 use crate::error::ApiError;
 
 type St = State<Arc<AppState>>;
@@ -42,9 +43,59 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), read_body))
         .layer(middleware::from_fn(count_requests))
         .with_state(state)
+}
+
+/// Reads the whole request body before any handler runs, so that a client
+/// that stalls mid-body is answered with 408 after `body_timeout` instead of
+/// holding its connection and task, and a body over [`BODY_LIMIT`] is refused
+/// with 413 whether it declares its length or comes chunked.
+async fn read_body(State(st): St, req: Request, next: Next) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    if axum::body::HttpBody::size_hint(&body).lower() > BODY_LIMIT as u64 {
+        return Err(ApiError::TooLarge(BODY_LIMIT));
+    }
+    let limit = st.opts.body_timeout;
+    let bytes = match tokio::time::timeout(limit, axum::body::to_bytes(body, BODY_LIMIT)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if is_length_limit(&e) => return Err(ApiError::TooLarge(BODY_LIMIT)),
+        Ok(Err(e)) => {
+            return Err(ApiError::BadRequest(format!("the request body cannot be read: {e}")));
+        }
+        Err(_) => return Err(ApiError::BodyTimeout(limit)),
+    };
+    Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await)
+}
+
+/// Whether reading a body failed because it went over the limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
+/// Unknown routes get the same JSON error shape as every other error.
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route {}", shown(uri.path())))
+}
+
+/// A client-supplied value as an error message quotes it: at most 64
+/// characters, so that a huge parameter is not echoed back whole.
+fn shown(v: &str) -> String {
+    const MAX: usize = 64;
+    match v.char_indices().nth(MAX) {
+        None => format!("{v:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &v[..cut], v.len()),
+    }
 }
 
 async fn count_requests(req: Request, next: Next) -> Response {
@@ -71,11 +122,20 @@ async fn auth(
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
+        if !given.is_some_and(|g| same_bytes(g.as_bytes(), token.as_bytes())) {
+            // The path only: neither the header nor the query string, which
+            // may hold a token (right or wrong) in clear.
+            tracing::debug!(path = req.uri().path(), "Refused a request without a valid token.");
             return Err(ApiError::Unauthorized);
         }
     }
     Ok(next.run(req).await)
+}
+
+/// Compares in time independent of where the first difference is, so that
+/// response times do not reveal how much of a guessed token is right.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,10 +147,12 @@ struct ListParams {
     offset: Option<usize>,
 }
 
+/// Region codes have 12 digits; a prefix of `len` to 12 digits selects one.
 fn check_code(name: &str, v: &str, len: usize) -> Result<(), ApiError> {
-    if v.len() < len || !v.bytes().all(|b| b.is_ascii_digit()) {
+    if !(len..=12).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::BadRequest(format!(
-            "{name} must be a region code of at least {len} digits, got {v:?}"
+            "{name} must be a region code of {len} to 12 digits, got {}",
+            shown(v)
         )));
     }
     Ok(())
@@ -102,7 +164,8 @@ async fn enterprises(State(st): St, Query(p): Query<ListParams>) -> Result<Json<
         && !crate::cache::COLORS.contains(&c.as_str())
     {
         return Err(ApiError::BadRequest(format!(
-            "color must be one of blue, yellow, orange, red; got {c:?}"
+            "color must be one of blue, yellow, orange, red; got {}",
+            shown(c)
         )));
     }
     if let Some(c) = &p.county {
@@ -141,7 +204,7 @@ async fn enterprises(State(st): St, Query(p): Query<ListParams>) -> Result<Json<
 
 fn check_uscc(uscc: &str) -> Result<(), ApiError> {
     fivefold_model::uscc::check_shape(uscc)
-        .map_err(|e| ApiError::BadRequest(format!("uscc {uscc:?} {e}")))
+        .map_err(|e| ApiError::BadRequest(format!("uscc {} {e}", shown(uscc))))
 }
 
 async fn enterprise(State(st): St, Path(uscc): Path<String>) -> Result<Response, ApiError> {
@@ -160,7 +223,10 @@ fn time_param(name: &str, v: Option<&String>) -> Result<Option<i64>, ApiError> {
         return Ok(Some(ms));
     }
     parse_rfc3339_ms(s).map(Some).map_err(|_| {
-        ApiError::BadRequest(format!("{name} must be RFC 3339 or epoch milliseconds, got {s:?}"))
+        ApiError::BadRequest(format!(
+            "{name} must be RFC 3339 or epoch milliseconds, got {}",
+            shown(s)
+        ))
     })
 }
 
@@ -194,7 +260,10 @@ async fn regions(
 ) -> Result<Json<Value>, ApiError> {
     let level = p.get("level").map_or("town", String::as_str);
     if level != "town" && level != "county" {
-        return Err(ApiError::BadRequest(format!("level must be town or county, got {level:?}")));
+        return Err(ApiError::BadRequest(format!(
+            "level must be town or county, got {}",
+            shown(level)
+        )));
     }
     let cache = st.cache();
     let items: Vec<&Value> = cache
@@ -243,6 +312,14 @@ fn given(v: &Option<String>) -> Option<&str> {
 /// `period`, the quarter of the lake's newest score.
 async fn report(State(st): St, Query(p): Query<ReportParams>) -> Result<Response, ApiError> {
     use fivefold_report::{Kind, Lang, Scope};
+    // fivefold-report quotes a bad value whole; none of these is long.
+    for (name, v) in
+        [("period", &p.period), ("lang", &p.lang), ("town", &p.town), ("county", &p.county)]
+    {
+        if let Some(v) = v.as_deref().filter(|v| v.len() > 32) {
+            return Err(ApiError::BadRequest(format!("{name} is too long: {}", shown(v))));
+        }
+    }
     let lang: Lang = match given(&p.lang) {
         Some(l) => l.parse().map_err(ApiError::BadRequest)?,
         None => Lang::Zh,
@@ -265,9 +342,8 @@ async fn report(State(st): St, Query(p): Query<ReportParams>) -> Result<Response
         };
         fivefold_report::gather(&cache.ctx, period, scope).await
     };
-    let figures = tokio::time::timeout(limit, work)
-        .await
-        .map_err(|_| ApiError::Timeout(limit.as_secs()))??;
+    let figures =
+        tokio::time::timeout(limit, work).await.map_err(|_| ApiError::Timeout(limit))??;
     let page = fivefold_report::html(&figures, lang, Some(cache.version), Some("/report"));
     Ok(Html(page).into_response())
 }
@@ -285,16 +361,25 @@ async fn sql(
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(BODY_LIMIT)
         } else {
+            // serde_json stops at 128 levels of nesting, so a deeply nested
+            // body is refused here without deep recursion.
             ApiError::BadRequest(format!("the body must be JSON {{\"sql\": \"...\"}}: {e}"))
         }
     })?;
     let cache = st.cache();
+    let max_rows = st.opts.max_rows;
+    let work = async move { sql_rows(&cache.sql_ctx, &body.sql, max_rows).await };
+    let mut task = st
+        .queries
+        .spawn(work)
+        .ok_or_else(|| ApiError::Internal("the SQL threads have stopped".into()))?;
     let limit = st.opts.sql_timeout;
-    let (rows, total) =
-        tokio::time::timeout(limit, rows_up_to(&cache.sql_ctx, &body.sql, st.opts.max_rows))
-            .await
-            .map_err(|_| ApiError::Timeout(limit.as_secs()))??;
-    let truncated = total > st.opts.max_rows;
+    // On a timeout (or when the client leaves) `task` is dropped, which cancels the query.
+    let (rows, truncated) = tokio::time::timeout(limit, &mut task.0)
+        .await
+        .map_err(|_| ApiError::Timeout(limit))?
+        .map_err(|e| ApiError::Internal(format!("the query task failed: {e}")))?
+        .map_err(|e| e.with_memory_limit(st.opts.sql_memory_bytes))?;
     Ok((StatusCode::OK, Json(json!({ "rows": rows, "truncated": truncated }))).into_response())
 }
 

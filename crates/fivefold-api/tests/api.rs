@@ -1,6 +1,8 @@
 //! The API over a real lake built by replay: every route, filters, paging,
 //! 404s, and a 400 for every refused SQL class.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -12,27 +14,7 @@ use tower::ServiceExt as _;
 
 async fn lake() -> (tempfile::TempDir, Arc<AppState>) {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in");
-    let cfg =
-        fivefold_generate::GenConfig { enterprises: 60, hours: 3.0, seed: 4, ..Default::default() };
-    fivefold_generate::write_files(
-        fivefold_generate::Generator::new(cfg).unwrap(),
-        &input,
-        &mut |_| {},
-    )
-    .unwrap();
-    let root = dir.path().join("lake");
-    let mut lake = fivefold_lake::Lake::open(
-        &root,
-        fivefold_lake::WriterOptions { durable: false, ..Default::default() },
-    )
-    .unwrap();
-    let opts = fivefold_pipeline::ReplayOptions {
-        model: Some(fivefold_score::RiskModel::reference().unwrap()),
-        ..Default::default()
-    };
-    fivefold_pipeline::replay(&input, &mut lake, &opts, &mut |_| {}).unwrap();
-    drop(lake);
+    let root = common::build_lake(dir.path());
     let state = AppState::load(root, ServeOptions::default(), None).await.unwrap();
     (dir, state)
 }

@@ -26,6 +26,10 @@ pub struct KafkaConfig {
     pub partitions: i32,
     /// How long to wait for the brokers at startup ("10s").
     pub connect_timeout: String,
+    /// How long `fivefold run` keeps retrying when the brokers do not answer
+    /// at startup: "0s" fails at once (for a supervisor to restart it), "5m"
+    /// waits (for a Compose file where Kafka starts later).
+    pub startup_wait: String,
     /// Also send dead letters to this topic (with the reason in headers); empty: off.
     pub dead_letter_topic: String,
     /// librdkafka settings passed through as they are, e.g. `security.protocol`,
@@ -51,6 +55,7 @@ impl fmt::Debug for KafkaConfig {
             .field("create_topics", &self.create_topics)
             .field("partitions", &self.partitions)
             .field("connect_timeout", &self.connect_timeout)
+            .field("startup_wait", &self.startup_wait)
             .field("dead_letter_topic", &self.dead_letter_topic)
             .field("properties", &props)
             .finish()
@@ -86,6 +91,12 @@ impl KafkaConfig {
                 self.connect_timeout
             ));
         }
+        if parse_secs(&self.startup_wait).is_none() {
+            p.push(format!(
+                "kafka.startup_wait: {:?} is not a duration like \"0s\" or \"5m\"",
+                self.startup_wait
+            ));
+        }
         for k in self.properties.keys() {
             if RESERVED.contains(&k.as_str()) {
                 p.push(format!(
@@ -99,6 +110,11 @@ impl KafkaConfig {
     /// The connect timeout.
     pub fn connect_timeout(&self) -> Duration {
         parse_secs(&self.connect_timeout).unwrap_or(Duration::from_secs(10))
+    }
+
+    /// How long to keep retrying unreachable brokers at startup.
+    pub fn startup_wait(&self) -> Duration {
+        parse_secs(&self.startup_wait).unwrap_or_default()
     }
 
     /// The topic names after the prefix.
@@ -141,7 +157,8 @@ fn parse_secs(s: &str) -> Option<Duration> {
         return None;
     };
     let v: f64 = num.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v * mult))
+    // `try_`: a value too large for a Duration is a config error, not a panic.
+    Duration::try_from_secs_f64(v * mult).ok()
 }
 
 /// The five topic names of one deployment, and the way back to the topic.

@@ -19,10 +19,17 @@ impl Producer {
     /// Connects a producer with the brokers and passthrough properties of `cfg`.
     pub fn new(cfg: &KafkaConfig) -> Result<Producer> {
         let mut cc = cfg.client_config();
-        cc.set("partitioner", "murmur2_random")
-            .set("linger.ms", "5")
-            .set("compression.type", "lz4")
-            .set("queue.buffering.max.messages", "200000");
+        // Defaults; `[kafka.properties]` may set any of them.
+        for (k, v) in [
+            ("partitioner", "murmur2_random"),
+            ("linger.ms", "5"),
+            ("compression.type", "lz4"),
+            ("queue.buffering.max.messages", "200000"),
+        ] {
+            if !cfg.properties.contains_key(k) {
+                cc.set(k, v);
+            }
+        }
         Ok(Producer { inner: cc.create()? })
     }
 

@@ -1,8 +1,8 @@
 //! The Kafka source: a `BaseConsumer` in one consumer group over the five
 //! topics, with assignment offsets chosen by the pipeline.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use fivefold_model::{Topic, metric};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -58,7 +58,18 @@ impl ClientContext for Ctx {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(%error, reason, "Kafka client error.");
+        // librdkafka repeats an error for every broker connection and retry,
+        // often hundreds of times a second while a broker is away: say each
+        // distinct error once per 10 s.
+        static LAST: Mutex<Option<(String, Instant)>> = Mutex::new(None);
+        let text = error.to_string();
+        let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.as_ref().is_some_and(|(t, at)| *t == text && at.elapsed() < Duration::from_secs(10))
+        {
+            return;
+        }
+        tracing::warn!(%error, reason, "Kafka client error (repeats of it are silent for 10 s).");
+        *last = Some((text, Instant::now()));
     }
 
     fn stats(&self, stats: Statistics) {

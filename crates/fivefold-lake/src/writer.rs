@@ -165,8 +165,7 @@ impl Lake {
     /// stopped before deleting them).
     fn sweep_state(&self) -> Result<()> {
         let dir = self.layout.meta().join("state");
-        let live: HashSet<&str> =
-            self.state.state.values().map(|s| s.path.as_str()).collect();
+        let live: HashSet<&str> = self.state.state.values().map(|s| s.path.as_str()).collect();
         for item in fs::read_dir(&dir).ctx("read directory", &dir)? {
             let item = item.ctx("read directory", &dir)?;
             let name = item.file_name();

@@ -161,10 +161,10 @@ fn repair_moves_a_damaged_tail_aside_and_the_lake_resumes_before_it() {
     assert_eq!(report.version, 2);
     assert!(report.damaged.as_ref().unwrap().0.ends_with("00000000000000000003.json"));
     assert_eq!(report.moved.len(), 2, "entries 3 and 4: {:?}", report.moved);
-    assert_eq!(report.sources, vec![(
-        "kafka:hazard:0".to_owned(),
-        SourcePosition { next: 20, byte_offset: None }
-    )]);
+    assert_eq!(
+        report.sources,
+        vec![("kafka:hazard:0".to_owned(), SourcePosition { next: 20, byte_offset: None })]
+    );
     assert!(report.quarantine.unwrap().join("00000000000000000004.json").exists());
 
     let mut lake = Lake::open(dir.path(), opts()).unwrap();

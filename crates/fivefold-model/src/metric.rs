@@ -12,6 +12,10 @@ pub const DEAD_LETTERS_TOTAL: &str = "fivefold_dead_letters_total";
 pub const COMMIT_DURATION_SECONDS: &str = "fivefold_commit_duration_seconds";
 /// Lake commits.
 pub const COMMITS_TOTAL: &str = "fivefold_commits_total";
+/// Records a partition delivered past the next expected offset, by `topic`.
+pub const OFFSET_GAPS_TOTAL: &str = "fivefold_offset_gaps_total";
+/// Commits the lake refused (a full disk, say); counter.
+pub const COMMIT_FAILURES_TOTAL: &str = "fivefold_commit_failures_total";
 /// Parquet files committed, by `table`.
 pub const LAKE_FILES_WRITTEN_TOTAL: &str = "fivefold_parquet_files_written_total";
 /// Rows committed, by `table`.

@@ -46,6 +46,17 @@ pub struct ServeConfig {
     pub sql_memory_bytes: usize,
     /// Bearer token for /api/ routes; empty for none.
     pub token: String,
+    /// Time a client has to send a request line and headers ("10s"); also
+    /// how long an idle connection stays open.
+    pub header_timeout: String,
+    /// Time a client has to send a request body ("10s").
+    pub body_timeout: String,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// PEM certificate chain for HTTPS; empty: plain HTTP. Needs `tls_key`.
+    pub tls_cert: String,
+    /// PEM private key for HTTPS; empty: plain HTTP. Needs `tls_cert`.
+    pub tls_key: String,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -57,14 +68,65 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_rows", &self.max_rows)
             .field("sql_memory_bytes", &self.sql_memory_bytes)
             .field("token", &if self.token.is_empty() { "" } else { "****" })
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
             .finish()
     }
 }
+
+/// The longest `serve.header_timeout` / `serve.body_timeout` accepted: longer
+/// lets slow clients hold connections for no benefit.
+const MAX_CLIENT_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl ServeConfig {
     /// `sql_timeout` as a duration.
     pub fn sql_timeout(&self) -> Duration {
         parse_duration(&self.sql_timeout).unwrap_or(Duration::from_secs(10))
+    }
+
+    /// `header_timeout` as a duration (validated by [`Config::validate`]).
+    pub fn header_timeout(&self) -> Duration {
+        parse_duration(&self.header_timeout).unwrap_or(Duration::from_secs(10))
+    }
+
+    /// `body_timeout` as a duration (validated by [`Config::validate`]).
+    pub fn body_timeout(&self) -> Duration {
+        parse_duration(&self.body_timeout).unwrap_or(Duration::from_secs(10))
+    }
+
+    /// The problems of the slow-client limits and the TLS keys, each naming its key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        for (key, value) in
+            [("header_timeout", &self.header_timeout), ("body_timeout", &self.body_timeout)]
+        {
+            match parse_duration(value) {
+                Some(d) if !d.is_zero() && d <= MAX_CLIENT_TIMEOUT => {}
+                Some(_) => p.push(format!(
+                    "serve.{key}: {value:?} must be more than 0s and at most {}s",
+                    MAX_CLIENT_TIMEOUT.as_secs()
+                )),
+                None => p.push(format!("serve.{key}: {value:?} is not a duration like \"10s\"")),
+            }
+        }
+        if self.max_connections == 0 {
+            p.push("serve.max_connections: must be at least 1".to_owned());
+        }
+        match (self.tls_cert.trim().is_empty(), self.tls_key.trim().is_empty()) {
+            (false, true) => p.push(
+                "serve.tls_key (--tls-key): must be set when serve.tls_cert is (or unset both)"
+                    .to_owned(),
+            ),
+            (true, false) => p.push(
+                "serve.tls_cert (--tls-cert): must be set when serve.tls_key is (or unset both)"
+                    .to_owned(),
+            ),
+            _ => {}
+        }
+        p
     }
 }
 
@@ -103,6 +165,9 @@ pub struct RunConfig {
     pub commit_interval: String,
     /// Commit when this many rows are pending.
     pub commit_rows: u64,
+    /// Address of the status endpoints (`/healthz`, `/readyz`, `/metrics`);
+    /// empty: none.
+    pub listen: String,
 }
 
 impl RunConfig {
@@ -254,12 +319,19 @@ impl Config {
                 self.serve.sql_timeout
             ));
         }
+        if !self.run.listen.is_empty() && self.run.listen.parse::<std::net::SocketAddr>().is_err() {
+            p.push(format!(
+                "run.listen: {:?} is not an address like 127.0.0.1:9090 (or empty for none)",
+                self.run.listen
+            ));
+        }
         if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
             p.push(format!(
                 "serve.listen: {:?} is not an address like 127.0.0.1:8080",
                 self.serve.listen
             ));
         }
+        p.extend(self.serve.problems());
         if p.is_empty() { Ok(()) } else { Err(Error::Config { problems: p }) }
     }
 }
@@ -317,6 +389,41 @@ mod tests {
         let env = [("FIVEFOLD_LAKE__ROW_GROUP_ROWS".to_owned(), "many".to_owned())];
         let e = Config::load(None, env).unwrap_err().to_string();
         assert!(e.contains("row_group_rows"), "{e}");
+    }
+
+    #[test]
+    fn serve_client_limits_and_tls_keys_are_checked() {
+        let c = Config::load(None, []).unwrap();
+        assert_eq!(c.serve.header_timeout(), Duration::from_secs(10));
+        assert_eq!(c.serve.body_timeout(), Duration::from_secs(10));
+        assert!(c.serve.tls_cert.is_empty() && c.serve.tls_key.is_empty());
+        let env = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (format!("FIVEFOLD_SERVE__{k}"), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let e = Config::load(
+            None,
+            env(&[("HEADER_TIMEOUT", "0s"), ("BODY_TIMEOUT", "soon"), ("MAX_CONNECTIONS", "0")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("serve.header_timeout: \"0s\" must be more than 0s and at most 600s"),
+            "{e}"
+        );
+        assert!(e.contains("serve.body_timeout: \"soon\" is not a duration"), "{e}");
+        assert!(e.contains("serve.max_connections: must be at least 1"), "{e}");
+        let e = Config::load(None, env(&[("TLS_CERT", "/x.pem")])).unwrap_err().to_string();
+        assert!(e.contains("serve.tls_key (--tls-key): must be set when serve.tls_cert is"), "{e}");
+        let e = Config::load(None, env(&[("TLS_KEY", "/x.key")])).unwrap_err().to_string();
+        assert!(
+            e.contains("serve.tls_cert (--tls-cert): must be set when serve.tls_key is"),
+            "{e}"
+        );
+        let c = Config::load(None, env(&[("TLS_CERT", "/x.pem"), ("TLS_KEY", "/x.key")])).unwrap();
+        assert_eq!((c.serve.tls_cert.as_str(), c.serve.tls_key.as_str()), ("/x.pem", "/x.key"));
     }
 
     #[test]

@@ -6,10 +6,12 @@
 
 pub mod config;
 mod error;
+pub mod health;
 pub mod replay;
 pub mod run;
 
 pub use config::Config;
 pub use error::{Error, Result};
+pub use health::{Health, Status};
 pub use replay::{Progress, ReplayOptions, ReplaySummary, replay};
 pub use run::{RunOptions, RunSummary, run};

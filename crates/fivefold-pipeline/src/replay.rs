@@ -196,7 +196,8 @@ fn memchr(b: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', b)
 }
 
-fn now_ms() -> i64 {
+/// The wall clock, epoch ms.
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 

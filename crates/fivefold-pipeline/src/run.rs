@@ -7,11 +7,17 @@
 //! lake's offsets, and before a revocation the instance commits what it holds.
 //! A slow lake slows the poll loop itself, and librdkafka's fetch queue is
 //! bounded (`queued.max.messages.kbytes`), so memory does not grow with lag.
+//!
+//! When the lake refuses a commit (a full disk, a read-only remount), nothing
+//! of that commit becomes visible: the instance drops its uncommitted work,
+//! frees the staged files, reports the error on `/readyz` and in the log,
+//! stops consuming for a pause that doubles up to 30 s, then consumes again
+//! from the lake's offsets. It resumes by itself when the disk has room.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use fivefold_kafka::{KafkaConfig, KafkaSource, PartitionKey, Producer, Rebalance, Record};
 use fivefold_lake::{CommitInfo, Lake, SourcePosition};
@@ -19,6 +25,13 @@ use fivefold_model::{Decoder, ErrorClass, Outcome, SourceRef, Table, Topic, metr
 use fivefold_score::{RiskModel, Scorer};
 
 use crate::error::Result;
+use crate::health::Health;
+use crate::replay::now_ms;
+
+/// The first pause after a refused commit; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest pause between commit attempts on a refusing lake.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// How the Kafka pipeline runs.
 #[derive(Debug, Clone)]
@@ -32,6 +45,13 @@ pub struct RunOptions {
     pub exit_at_end: bool,
     /// The risk model to score with (`None`: validate and store only).
     pub model: Option<RiskModel>,
+    /// Quarantine records further ahead of the wall clock than
+    /// `windows.max_future` (off where event time runs ahead of the clock on
+    /// purpose, as in `fivefold demo`; a replay never looks at the clock, so
+    /// that it gives the same scores whenever it runs).
+    pub check_clock: bool,
+    /// Where the instance reports its health (for `/readyz`).
+    pub health: Arc<Health>,
 }
 
 /// What a run did.
@@ -52,10 +72,6 @@ pub fn source_key((topic, partition): PartitionKey) -> String {
     format!("kafka:{}:{partition}", topic.name())
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Everything the poll loop and the rebalance callbacks share.
 struct Core {
     lake: Lake,
@@ -74,6 +90,29 @@ struct Core {
     reseek: Vec<(PartitionKey, Option<i64>)>,
     /// Set when a commit inside a rebalance callback failed.
     failed: Option<crate::Error>,
+    health: Arc<Health>,
+    check_clock: bool,
+    /// Set while the lake refuses commits.
+    degraded: Option<Degraded>,
+}
+
+/// The pause after a refused commit.
+struct Degraded {
+    /// Consumption stays stopped until then.
+    until: Instant,
+    /// This pause; the next failure doubles it.
+    backoff: Duration,
+    /// True until the pause ends and consumption restarts from the lake.
+    paused: bool,
+}
+
+/// Errors a later attempt may not meet: the disk or the filesystem said no.
+/// A damaged log, a missing file or an internal error is not retried.
+fn retryable(e: &crate::Error) -> bool {
+    matches!(
+        e,
+        crate::Error::Lake(fivefold_lake::Error::Io { .. } | fivefold_lake::Error::Parquet { .. })
+    )
 }
 
 impl Core {
@@ -84,6 +123,22 @@ impl Core {
         };
         if next.is_some_and(|n| rec.offset() < n) {
             return; // already in the lake (a re-delivery after a seek)
+        }
+        if let Some(n) = *next
+            && rec.offset() > n
+        {
+            // Normal after compaction or transaction markers; anything else
+            // means the broker skipped records (seen with Tansu 0.6, which
+            // serves a fetch inside a record batch from the next batch).
+            metrics::counter!(metric::OFFSET_GAPS_TOTAL, "topic" => rec.topic_name().to_owned())
+                .increment(1);
+            tracing::debug!(
+                topic = rec.topic_name(),
+                partition = rec.partition(),
+                expected = n,
+                got = rec.offset(),
+                "Offsets jumped."
+            );
         }
         *next = Some(rec.offset() + 1);
         let src = SourceRef {
@@ -120,9 +175,82 @@ impl Core {
         }
     }
 
+    /// Commits what this instance holds; a refused commit pauses the
+    /// instance instead of failing it (see the module docs).
+    fn commit(&mut self) -> Result<Option<CommitInfo>> {
+        match self.try_commit() {
+            Ok(info) => {
+                if let Some(i) = &info {
+                    self.health.committed(i.version, now_ms());
+                    self.degraded = None;
+                }
+                Ok(info)
+            }
+            Err(e) if retryable(&e) => {
+                self.degrade(e)?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After a refused commit: frees what it staged, forgets the uncommitted
+    /// work and pauses consumption.
+    fn degrade(&mut self, e: crate::Error) -> Result<()> {
+        let backoff =
+            self.degraded.as_ref().map_or(FIRST_BACKOFF, |d| (d.backoff * 2).min(MAX_BACKOFF));
+        tracing::error!(
+            error = %e,
+            retry_in = ?backoff,
+            "The lake refused a commit; none of it is visible. Pausing, then consuming again from \
+             the last commit."
+        );
+        metrics::counter!(metric::COMMIT_FAILURES_TOTAL).increment(1);
+        self.health.failed(e.to_string(), now_ms());
+        if let Err(error) = self.lake.reset() {
+            tracing::warn!(%error, "Clearing the refused commit's files failed; retrying later.");
+        }
+        self.rewind()?;
+        self.degraded = Some(Degraded { until: Instant::now() + backoff, backoff, paused: true });
+        Ok(())
+    }
+
+    /// True while consumption is paused after a refused commit.
+    fn paused(&self) -> bool {
+        self.degraded.as_ref().is_some_and(|d| d.paused)
+    }
+
+    /// Ends the pause once it is over: the lake gets another chance, and
+    /// consumption restarts from its offsets. Returns true while still paused.
+    fn still_paused(&mut self) -> bool {
+        let Some(d) = self.degraded.as_mut() else { return false };
+        if !d.paused {
+            return false;
+        }
+        if Instant::now() < d.until {
+            return true;
+        }
+        if let Err(error) = self.lake.reset() {
+            tracing::warn!(%error, "The lake still refuses; waiting longer.");
+            self.health.failed(error.to_string(), now_ms());
+            d.backoff = (d.backoff * 2).min(MAX_BACKOFF);
+            d.until = Instant::now() + d.backoff;
+            return true;
+        }
+        d.paused = false;
+        let owned: Vec<_> = self.owned.iter().map(|(k, n)| (*k, *n)).collect();
+        self.reseek.extend(owned);
+        false
+    }
+
     /// Writes what the decoders hold, scores it, and commits it with the
     /// offsets and the scoring state of every owned shard.
-    fn commit(&mut self) -> Result<Option<CommitInfo>> {
+    fn try_commit(&mut self) -> Result<Option<CommitInfo>> {
+        if let Some(sc) = self.scorer.as_mut()
+            && self.check_clock
+        {
+            sc.set_clock(now_ms());
+        }
         for (k, d) in &mut self.decoders {
             for (table, batch) in d.finish().map_err(crate::Error::Arrow)? {
                 if let Some(sc) = self.scorer.as_mut() {
@@ -131,24 +259,36 @@ impl Core {
                 self.lake.write(table, &batch)?;
             }
         }
+        // An idle instance writes no log entries: a commit needs new records,
+        // score rows or offsets that moved.
+        let mut changed = self.pending > 0;
         if let Some(sc) = self.scorer.as_mut() {
             let idle = sc.model().windows.idle_timeout.0;
             for shard in sc.shards() {
                 sc.advance(shard, Some(idle));
             }
             for (table, batch) in sc.take_output(now_ms())? {
+                changed = true;
                 self.lake.write(table, &batch)?;
             }
+        }
+        for (k, next) in &self.owned {
+            let key = source_key(*k);
+            if let Some(n) = next
+                && self.lake.state().sources.get(&key).map(|p| p.next) != Some(*n as u64)
+            {
+                changed = true;
+                self.lake.set_position(key, SourcePosition { next: *n as u64, byte_offset: None });
+            }
+        }
+        if !changed {
+            return Ok(None);
+        }
+        if let Some(sc) = self.scorer.as_ref() {
             for shard in sc.shards() {
                 if let Some(state) = sc.snapshot(shard) {
                     self.lake.put_state(&Scorer::state_key(shard), &state)?;
                 }
-            }
-        }
-        for (k, next) in &self.owned {
-            if let Some(n) = next {
-                let pos = SourcePosition { next: *n as u64, byte_offset: None };
-                self.lake.set_position(source_key(*k), pos);
             }
         }
         match self.lake.commit() {
@@ -173,6 +313,10 @@ impl Core {
     /// lake's offset.
     fn rewind(&mut self) -> Result<()> {
         self.lake.refresh()?;
+        self.decoders.clear();
+        if let Some(sc) = self.scorer.as_mut() {
+            sc.discard_output();
+        }
         let shards: Vec<i32> = self.scorer.as_ref().map(Scorer::shards).unwrap_or_default();
         for shard in shards {
             self.restore_shard(shard)?;
@@ -212,6 +356,15 @@ impl Core {
             sc.register_source(shard, &source_key((t, shard)));
         }
         Ok(())
+    }
+
+    /// Marks every source of every owned shard finished, so that the next
+    /// commit closes every window (the end of a backfill).
+    fn finish_sources(&mut self) {
+        let Some(sc) = self.scorer.as_mut() else { return };
+        for (t, p) in self.owned.keys() {
+            sc.finish_source(*p, &source_key((*t, *p)));
+        }
     }
 
     fn offsets(&self) -> Vec<(PartitionKey, i64)> {
@@ -273,7 +426,8 @@ impl Rebalance for Handler {
 }
 
 /// Runs the pipeline until `stop` is set (or, with `exit_at_end`, until the
-/// lake holds everything that was on the topics at startup), then commits.
+/// lake holds everything that was on the topics at startup, and then every
+/// window closes as at the end of a replay), then commits.
 /// `progress` is told the records this instance has consumed so far.
 pub fn run(
     cfg: &KafkaConfig,
@@ -302,8 +456,14 @@ pub fn run(
         dead_letter,
         reseek: Vec::new(),
         failed: None,
+        health: Arc::clone(&opts.health),
+        check_clock: opts.check_clock,
+        degraded: None,
     }));
-    let source = KafkaSource::connect(cfg, Arc::new(Handler(Arc::clone(&core))))?;
+    let Some(source) = connect(cfg, &core, stop)? else {
+        return Ok(RunSummary::default());
+    };
+    opts.health.running(true);
     let ends =
         if opts.exit_at_end { Some(source.end_offsets(cfg.connect_timeout())?) } else { None };
     let mut last_commit = Instant::now();
@@ -311,13 +471,19 @@ pub fn run(
     let mut last_error_log: Option<Instant> = None;
     let mut since_check = 0u32;
     let mut consumed = 0u64;
+    let mut at_end = false;
     while !stop.load(Ordering::Relaxed) {
         let polled = source.poll(Duration::from_millis(100));
         let idle = polled.is_none();
         match polled {
             Some(Ok(rec)) => {
-                lock(&core).push(&rec, now_ms());
-                consumed += 1;
+                let mut c = lock(&core);
+                // While paused, what arrives is dropped: consumption restarts
+                // from the lake's offsets when the pause ends.
+                if !c.paused() {
+                    c.push(&rec, now_ms());
+                    consumed += 1;
+                }
             }
             Some(Err(error))
                 if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) =>
@@ -337,6 +503,9 @@ pub fn run(
         let mut c = lock(&core);
         if let Some(e) = c.failed.take() {
             return Err(e);
+        }
+        if c.still_paused() {
+            continue;
         }
         // With an end in sight, commit as soon as this instance has read up to it.
         let read_to_end = ends.as_ref().is_some_and(|ends| {
@@ -374,12 +543,17 @@ pub fn run(
                         .is_some_and(|p| p.next as i64 >= *end)
             });
             if caught_up && c.pending == 0 {
+                at_end = true;
                 break;
             }
         }
     }
     let summary = {
         let mut c = lock(&core);
+        if at_end {
+            // Like a replay at the end of its files: every window closes.
+            c.finish_sources();
+        }
         if c.commit()?.is_some() {
             source.commit_group_offsets(&c.offsets());
         }
@@ -389,5 +563,32 @@ pub fn run(
     progress.store(consumed, Ordering::Relaxed);
     // Leaving the group revokes the partitions; the handler has nothing left to commit.
     drop(source);
+    opts.health.running(false);
     Ok(summary)
+}
+
+/// Connects to Kafka, retrying unreachable brokers for `kafka.startup_wait`;
+/// `None` when stopped while waiting.
+fn connect(
+    cfg: &KafkaConfig,
+    core: &Arc<Mutex<Core>>,
+    stop: &AtomicBool,
+) -> Result<Option<KafkaSource>> {
+    let deadline = Instant::now() + cfg.startup_wait();
+    loop {
+        match KafkaSource::connect(cfg, Arc::new(Handler(Arc::clone(core)))) {
+            Ok(source) => return Ok(Some(source)),
+            Err(e @ fivefold_kafka::Error::Unreachable { .. }) if Instant::now() < deadline => {
+                tracing::warn!(error = %e, "Kafka is not answering yet; retrying (kafka.startup_wait).");
+                let pause = Instant::now() + Duration::from_secs(1);
+                while Instant::now() < pause {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(None);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }

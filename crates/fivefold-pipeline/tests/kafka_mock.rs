@@ -53,6 +53,8 @@ fn opts(exit_at_end: bool) -> RunOptions {
         commit_rows: 5_000,
         exit_at_end,
         model: Some(quick_idle_model()),
+        check_clock: true,
+        health: Default::default(),
     }
 }
 

@@ -216,6 +216,45 @@ async fn counts_across_two_dates() {
     assert_eq!(dates, [MAR_1 as i32, MAR_2 as i32]);
 }
 
+/// Schema evolution: a file written before an optional column existed reads
+/// back with that column null, beside files that have it.
+#[tokio::test]
+async fn files_written_before_an_optional_column_was_added_still_read() {
+    let lake = Lake::new();
+    let new = lake.write(Table::Enterprise, MAR_1, "new.parquet", &[simple("A"), simple("B")]);
+    // The old file: the same table without `official_color`, as an older
+    // engine wrote it.
+    let full = batch(Table::Enterprise, &[simple("C")]);
+    let keep: Vec<usize> = (0..full.num_columns())
+        .filter(|&i| full.schema().field(i).name() != "official_color")
+        .collect();
+    assert!(Table::Enterprise.schema().field_with_name("official_color").unwrap().is_nullable());
+    let old_batch = full.project(&keep).unwrap();
+    let location = lake.root.join("enterprise/date=2026-03-02/old.parquet");
+    fs::create_dir_all(location.parent().unwrap()).unwrap();
+    let mut w =
+        ArrowWriter::try_new(File::create(&location).unwrap(), old_batch.schema(), None).unwrap();
+    w.write(&old_batch).unwrap();
+    w.close().unwrap();
+    let old = LakeFile {
+        table: "enterprise".into(),
+        date: MAR_2,
+        bytes: fs::metadata(&location).unwrap().len(),
+        rows: 1,
+        location,
+    };
+    let ctx = lake_session(&snapshot(vec![new, old]), &options()).unwrap();
+    assert_eq!(count(&ctx, "SELECT count(*) FROM enterprise").await, 3);
+    assert_eq!(
+        count(&ctx, "SELECT count(*) FROM enterprise WHERE uscc = 'C' AND official_color IS NULL")
+            .await,
+        1
+    );
+    let batches =
+        query(&ctx, "SELECT uscc FROM enterprise WHERE date = '2026-03-02'").await.unwrap();
+    assert_eq!(strings(&batches, 0), ["C"]);
+}
+
 #[tokio::test]
 async fn date_filter_reads_only_that_dates_files() {
     let lake = Lake::new();

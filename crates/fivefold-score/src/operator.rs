@@ -73,6 +73,9 @@ pub struct Scorer {
     rules: Rules,
     shards: BTreeMap<i32, Shard>,
     out: Output,
+    /// The wall clock, epoch ms, as last told by [`Scorer::set_clock`]:
+    /// records further ahead of it than `windows.max_future` are quarantined.
+    now: i64,
 }
 
 /// Column accessors by name, for one batch.
@@ -120,9 +123,19 @@ fn str_at(a: Option<&arrow::array::StringArray>, row: usize) -> Option<&str> {
     a.and_then(|a| a.is_valid(row).then(|| a.value(row)))
 }
 
-/// Why a record at `t` is not applied with the shard at watermark `wm`:
-/// too far ahead (quarantined) or too late; `None` when it is applied.
-fn late_reason(m: &RiskModel, wm: i64, t: i64) -> Option<String> {
+/// Why a record at `t` is not applied with the shard at watermark `wm` and
+/// the wall clock at `now`: too far ahead of either (quarantined: a sensor
+/// with a wrong clock must not drag the watermark forward, least of all
+/// before the first watermark exists) or too late; `None` when it is applied.
+fn late_reason(m: &RiskModel, wm: Option<i64>, now: i64, t: i64) -> Option<String> {
+    if t > now.saturating_add(m.windows.max_future.0) {
+        return Some(format!(
+            "event_time is {} ahead of the clock, more than windows.max_future ({}): quarantined",
+            fmt_duration(t - now),
+            fmt_duration(m.windows.max_future.0)
+        ));
+    }
+    let wm = wm?;
     if t > wm + m.windows.max_future.0 {
         Some(format!(
             "event_time is {} ahead of the watermark, more than windows.max_future ({}): quarantined",
@@ -184,7 +197,20 @@ impl Scorer {
             rules,
             shards: BTreeMap::new(),
             out: Output::default(),
+            now: i64::MAX,
         })
+    }
+
+    /// Drops the rows waiting to be written (after a refused commit, the
+    /// shards are restored from the lake and these rows come again).
+    pub fn discard_output(&mut self) {
+        self.out = Output::default();
+    }
+
+    /// Tells the operator the wall clock (epoch ms). Until it is told, no
+    /// record counts as ahead of the clock.
+    pub fn set_clock(&mut self, now_ms: i64) {
+        self.now = now_ms;
     }
 
     /// The model.
@@ -225,12 +251,16 @@ impl Scorer {
     }
 
     /// Declares a source that will hold the watermark back until it delivers.
+    /// A source restored as finished (the end of an earlier backfill) is open
+    /// again: more may come.
     pub fn register_source(&mut self, shard: i32, source: &str) {
-        self.shards.entry(shard).or_default().sources.entry(source.to_owned()).or_insert(Source {
-            max_t: i64::MIN,
-            finished: false,
-            last_seen: Some(Instant::now()),
-        });
+        self.shards
+            .entry(shard)
+            .or_default()
+            .sources
+            .entry(source.to_owned())
+            .or_insert(Source { max_t: i64::MIN, finished: false, last_seen: Some(Instant::now()) })
+            .finished = false;
     }
 
     /// A source has no more records (a replay file at its end).
@@ -281,9 +311,8 @@ impl Scorer {
             }
             let Some(t) = c.ts("event_time", row) else { continue };
             let key = c.str("uscc", row).or_else(|| c.str("region_code", row));
-            if let Some(wm) = sh.watermark
-                && let Some(reason) = late_reason(&m, wm, t)
-            {
+            if let Some(reason) = late_reason(&m, sh.watermark, self.now, t) {
+                let wm = sh.watermark.unwrap_or(self.now);
                 self.out.late.push(late_row(table, &c, row, key, t, wm, reason));
                 continue;
             }
@@ -379,9 +408,8 @@ impl Scorer {
             }
             let t = times.value(row);
             let u = str_at(Some(usccs), row);
-            if let Some(wm) = sh.watermark
-                && let Some(reason) = late_reason(&m, wm, t)
-            {
+            if let Some(reason) = late_reason(&m, sh.watermark, self.now, t) {
+                let wm = sh.watermark.unwrap_or(self.now);
                 self.out.late.push(late_row(Table::MonitoringReading, &c, row, u, t, wm, reason));
                 continue;
             }

@@ -59,7 +59,7 @@ pub struct LateRow {
     pub key: Option<String>,
     /// Its event time.
     pub event_time: i64,
-    /// The watermark when it arrived.
+    /// The watermark when it arrived (the wall clock when there was none yet).
     pub watermark: i64,
     /// Why it was not scored.
     pub reason: String,

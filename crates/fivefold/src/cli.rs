@@ -32,6 +32,8 @@ pub(crate) enum Command {
     Report(ReportArgs),
     /// Validate a pipeline configuration or a risk model file; every problem names its key or rule.
     CheckConfig(CheckConfigArgs),
+    /// Lake maintenance: `repair` a damaged commit log.
+    Lake(LakeArgs),
 }
 
 impl Command {
@@ -67,6 +69,10 @@ pub(crate) struct GenerateArgs {
     /// Produce to the five topics on these Kafka brokers instead (HOST:PORT,...).
     #[arg(long)]
     pub(crate) brokers: Option<String>,
+    /// Pipeline configuration file (TOML) whose `[kafka]` section (e.g. SASL/TLS
+    /// `properties`) the producer uses.
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
     /// Prefix of the topic names when producing to Kafka.
     #[arg(long, default_value = "")]
     pub(crate) topic_prefix: String,
@@ -98,6 +104,27 @@ pub(crate) struct RunArgs {
     /// Exit once the lake holds everything that was on the topics at startup.
     #[arg(long)]
     pub(crate) exit_at_end: bool,
+    /// Serve /healthz, /readyz and /metrics on this address (HOST:PORT).
+    #[arg(long)]
+    pub(crate) listen: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct LakeArgs {
+    #[command(subcommand)]
+    pub(crate) command: LakeCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum LakeCommand {
+    /// Move a damaged commit log tail aside (into _fivefold/quarantine/) so the lake stands
+    /// at its last good version; a restarted pipeline consumes again from that version's
+    /// offsets. Refuses while a pipeline has the lake open.
+    Repair {
+        /// The lake directory.
+        #[arg(long)]
+        lake: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -190,6 +217,13 @@ pub(crate) struct ServeArgs {
     /// Pipeline configuration file (TOML), for the `[serve]` section.
     #[arg(long)]
     pub(crate) config: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (default `[serve] tls_cert`); needs
+    /// --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (default `[serve] tls_key`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -106,6 +106,8 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
             m.windows.idle_timeout = fivefold_score::config::Millis(3_000);
             m
         }),
+        check_clock: false,
+        health: Default::default(),
     };
     let result = fivefold_pipeline::run(&cfg.kafka, lake, &opts, &stop, &consumed);
     stop.store(true, Ordering::Relaxed);

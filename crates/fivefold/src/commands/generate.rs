@@ -48,7 +48,7 @@ fn produce(
     args: &GenerateArgs,
     pb: &indicatif::ProgressBar,
 ) -> anyhow::Result<GenSummary> {
-    let mut cfg = fivefold_pipeline::Config::load(None, std::env::vars())?.kafka;
+    let mut cfg = fivefold_pipeline::Config::load(args.config.as_deref(), std::env::vars())?.kafka;
     cfg.brokers = brokers.to_owned();
     cfg.topic_prefix = args.topic_prefix.clone();
     cfg.partitions = args.partitions;

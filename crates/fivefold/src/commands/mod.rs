@@ -3,6 +3,7 @@
 mod check_config;
 mod demo;
 mod generate;
+mod lake;
 mod replay;
 mod report;
 mod run;
@@ -22,6 +23,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(a) => serve::run(a),
         Command::Report(a) => report::run(a),
         Command::CheckConfig(a) => check_config::run(a),
+        Command::Lake(a) => lake::run(a),
     }
 }
 

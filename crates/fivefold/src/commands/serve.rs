@@ -7,18 +7,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use fivefold_api::{AppState, ServeOptions};
+use fivefold_api::{AppState, ServeOptions, TlsFiles};
 use fivefold_pipeline::Config;
 
 use crate::cli::ServeArgs;
 
 /// The API options of a configuration.
 pub(crate) fn options(cfg: &Config) -> ServeOptions {
+    let s = &cfg.serve;
+    let path = |p: &str| (!p.trim().is_empty()).then(|| PathBuf::from(p));
     ServeOptions {
-        sql_timeout: cfg.serve.sql_timeout(),
-        max_rows: cfg.serve.max_rows,
-        sql_memory_bytes: cfg.serve.sql_memory_bytes,
-        token: (!cfg.serve.token.is_empty()).then(|| cfg.serve.token.clone()),
+        sql_timeout: s.sql_timeout(),
+        max_rows: s.max_rows,
+        sql_memory_bytes: s.sql_memory_bytes,
+        token: (!s.token.is_empty()).then(|| s.token.clone()),
+        header_timeout: s.header_timeout(),
+        body_timeout: s.body_timeout(),
+        max_connections: s.max_connections,
+        // Validation makes sure both are set or neither.
+        tls: path(&s.tls_cert).zip(path(&s.tls_key)).map(|(cert, key)| TlsFiles { cert, key }),
         ..ServeOptions::default()
     }
 }
@@ -57,6 +64,16 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(l) = args.listen {
         cfg.serve.listen = l;
     }
+    if let Some(c) = args.tls_cert {
+        cfg.serve.tls_cert = c.to_string_lossy().into_owned();
+    }
+    if let Some(k) = args.tls_key {
+        cfg.serve.tls_key = k.to_string_lossy().into_owned();
+    }
+    // The flags may have set one TLS file without the other.
+    if let Some(problem) = cfg.serve.problems().into_iter().next() {
+        anyhow::bail!("{problem}");
+    }
     let addr: SocketAddr = cfg
         .serve
         .listen
@@ -65,8 +82,15 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !args.lake.is_dir() {
         anyhow::bail!("--lake {} is not a directory", args.lake.display());
     }
+    let opts = options(&cfg);
+    // Checked here too, so that a bad certificate or key is one clear error
+    // before anything is served.
+    if let Some(files) = &opts.tls {
+        files.load()?;
+    }
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
     let stop = super::shutdown_flag()?;
-    let server = spawn(args.lake, addr, options(&cfg), metrics(), stop)?;
-    println!("Fivefold API and dashboard on http://{addr}/");
+    let server = spawn(args.lake, addr, opts, metrics(), stop)?;
+    println!("Fivefold API and dashboard on {scheme}://{addr}/");
     server.join().map_err(|_| anyhow::anyhow!("the API thread panicked"))?
 }
