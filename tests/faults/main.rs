@@ -235,12 +235,7 @@ fn broker_killed_and_restarted(size: Size, fig: &mut Figures) {
         "the pipeline keeps running while the broker is away"
     );
     broker.restart();
-    wait_until("the lake to hold every record", 180, || {
-        let (rows, dead) = lake_rows(&lake);
-        rows + dead >= good + bad
-    });
-    terminate(&mut run);
-    reconcile(&lake, good, bad);
+    drain_and_reconcile(&mut run, &lake, good, bad);
     fig.records += good + bad;
     fig.add(
         "broker killed mid-run, restarted",
@@ -267,12 +262,7 @@ fn broker_unreachable_at_startup(size: Size, fig: &mut Figures) {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("Kafka is not answering yet; retrying"), "logged: {text}");
     broker.restart();
-    wait_until("the lake to hold every record", 180, || {
-        let (rows, dead) = lake_rows(&lake);
-        rows + dead >= good + bad
-    });
-    terminate(&mut run);
-    reconcile(&lake, good, bad);
+    drain_and_reconcile(&mut run, &lake, good, bad);
     fig.records += good + bad;
     fig.add(
         "broker unreachable at startup",
@@ -383,12 +373,7 @@ fn disk_full_then_space_returns(size: Size, fig: &mut Figures) {
         120,
         || matches!(http_get(&addr, "/readyz"), Some((200, b)) if b.contains("\"ready\":true")),
     );
-    wait_until("the lake to hold every record", 180, || {
-        let (rows, dead) = lake_rows(&lake);
-        rows + dead >= good + bad
-    });
-    terminate(&mut run);
-    reconcile(&lake, good, bad);
+    drain_and_reconcile(&mut run, &lake, good, bad);
     let attempts = refused
         .split("\"failed_attempts\":")
         .nth(1)

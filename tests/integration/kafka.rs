@@ -20,12 +20,7 @@ fn two_instances_in_one_group_and_one_stops_mid_stream() {
     // Both members commit, then the first one leaves.
     std::thread::sleep(Duration::from_secs(3));
     terminate(&mut a);
-    wait_until("the lake to hold every record", 120, || {
-        let (rows, dead) = lake_rows(&lake);
-        rows + dead >= good + bad
-    });
-    terminate(&mut b);
-    reconcile(&lake, good, bad);
+    drain_and_reconcile(&mut b, &lake, good, bad);
     let writers = sql_count(&lake, "SELECT count(DISTINCT _partition) FROM monitoring_reading");
     assert_eq!(writers, 4, "all four partitions were consumed");
 }

@@ -81,6 +81,17 @@ pub(crate) fn terminate(child: &mut Child) {
     assert!(status.success(), "fivefold run exited with {status} after SIGTERM");
 }
 
+/// Waits until the lake holds `good + bad` records (3 minutes at most), stops
+/// `run` with SIGTERM and reconciles the lake exactly.
+pub(crate) fn drain_and_reconcile(run: &mut Child, lake: &Path, good: u64, bad: u64) {
+    wait_until("the lake to hold every record", 180, || {
+        let (rows, dead) = lake_rows(lake);
+        rows + dead >= good + bad
+    });
+    terminate(run);
+    reconcile(lake, good, bad);
+}
+
 /// Exactly once: rows plus dead letters equal what was produced, and no
 /// (topic, partition, offset) appears twice.
 pub(crate) fn reconcile(lake: &Path, good: u64, bad: u64) {

@@ -64,6 +64,12 @@ impl Health {
         let mut s = self.lock();
         s.lake_version = version;
         s.last_commit_ms = Some(now_ms);
+        drop(s);
+        self.recovered();
+    }
+
+    pub(crate) fn recovered(&self) {
+        let mut s = self.lock();
         s.error = None;
         s.failing_since_ms = None;
         s.failed_attempts = 0;

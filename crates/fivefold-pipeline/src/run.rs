@@ -183,6 +183,11 @@ impl Core {
                 if let Some(i) = &info {
                     self.health.committed(i.version, now_ms());
                     self.degraded = None;
+                } else if self.degraded.as_ref().is_some_and(|d| !d.paused) {
+                    // Consuming again and nothing was refused: with nothing
+                    // to write, the lake is not in the way.
+                    self.health.recovered();
+                    self.degraded = None;
                 }
                 Ok(info)
             }
