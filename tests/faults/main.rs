@@ -109,6 +109,17 @@ fn main() {
     );
 }
 
+/// The reference risk model with an idle timeout of an hour, written to a
+/// file for `scoring.rules`.
+fn event_time_only_model() -> PathBuf {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/risk-model.toml");
+    let text = std::fs::read_to_string(reference).unwrap();
+    assert!(text.contains("idle_timeout = \"30s\""), "config/risk-model.toml changed");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("risk-model-no-idle.toml");
+    std::fs::write(&path, text.replace("idle_timeout = \"30s\"", "idle_timeout = \"1h\"")).unwrap();
+    path
+}
+
 /// A tiny xorshift, so that the kill moments vary but a failing round can be
 /// repeated from the printed seed.
 struct Rng(u64);
@@ -143,6 +154,10 @@ fn kill_9_at_random_moments(size: Size, fig: &mut Figures) {
         .map_or(1, |d| d.as_nanos() as u64)
         | 1;
     println!("  {} records; kill moments from seed {seed}", good + bad);
+    // Idleness is measured on the wall clock, so a run longer than
+    // windows.idle_timeout (30 s) may close windows at other moments than a
+    // run cut into short pieces. Comparing scores needs event time alone.
+    let model = event_time_only_model();
     let mut rng = Rng(seed);
     let mut kills = 0;
     for round in 0..size.kills {
@@ -155,6 +170,7 @@ fn kill_9_at_random_moments(size: Size, fig: &mut Figures) {
         let mut child = run_command(&broker.addr(), &lake)
             .args(["--exit-at-end", "--group", &group])
             .env("FIVEFOLD_RUN__COMMIT_ROWS", "2000")
+            .env("FIVEFOLD_SCORING__RULES", &model)
             .spawn()
             .unwrap();
         if rng.below(4) == 0 {
@@ -178,13 +194,19 @@ fn kill_9_at_random_moments(size: Size, fig: &mut Figures) {
         }
         child.wait().unwrap();
     }
-    let lake_str = lake.to_str().unwrap();
-    let finish = ["run", "--brokers", &broker.addr(), "--lake", lake_str, "--exit-at-end"];
-    run_ok(&finish);
+    let to_end = |lake: &Path, group: &str| {
+        let out = run_command(&broker.addr(), lake)
+            .args(["--exit-at-end", "--group", group])
+            .env("FIVEFOLD_SCORING__RULES", &model)
+            .output()
+            .unwrap();
+        assert_success(&out, &["run", group]);
+    };
+    to_end(&lake, "fivefold");
     reconcile(&lake, good, bad);
     // The same topics, read by another group in one undisturbed run.
     let calm = dir.path().join("calm");
-    run_ok(&[&finish[..4], &[calm.to_str().unwrap(), "--exit-at-end", "--group", "calm"]].concat());
+    to_end(&calm, "calm");
     reconcile(&calm, good, bad);
     let scores = scores_text(&lake);
     assert!(scores.lines().count() > 100, "scores were produced");
@@ -198,9 +220,10 @@ fn kill_9_at_random_moments(size: Size, fig: &mut Figures) {
         "bad inputs by class (kill -9 run)",
         classes.iter().map(|r| format!("{} {}", r[0], r[1])).collect::<Vec<_>>().join(", "),
     );
+    // The rounds after the data runs out end by themselves.
     assert!(
-        kills * 4 >= size.kills * 3,
-        "most rounds were killed mid-run ({kills}/{}); produce more data",
+        kills * 3 >= size.kills * 2,
+        "two rounds in three at least were killed mid-run ({kills}/{}); produce more data",
         size.kills
     );
     fig.kills += kills;
@@ -506,9 +529,11 @@ fn clock_skew_is_quarantined(size: Size, fig: &mut Figures) {
         (0..20).map(|i| reading(USCC, "SKEW-P", 1_600_000_000_000 + i * 1000, 1.0)).collect();
 
     let (calm, skew) = (dir.path().join("calm"), dir.path().join("skew"));
+    let model = event_time_only_model();
     let run_to_end = |prefix: &str, lake: &Path| {
         let out = run_command(&addr, lake)
             .args(["--topic-prefix", prefix, "--group", prefix, "--exit-at-end"])
+            .env("FIVEFOLD_SCORING__RULES", &model)
             .output()
             .unwrap();
         assert_success(&out, &["run", prefix]);
