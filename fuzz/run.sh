@@ -36,7 +36,8 @@ esac
 
 # libFuzzer bounds per target: the longest input, and the memory (RSS, MB) past
 # which a run counts as a crash. Seeds are at most a few KB (risk-model.toml is
-# the largest); peak RSS measured in 120 s runs is well below these.
+# the largest). Peak RSS seen in 120-600 s runs: validate 84 MB, config 250 MB
+# (one 518 MB peak in 600 s), rules 245 MB.
 limits() {
   case "$1" in
     validate) echo "-max_len=16384 -rss_limit_mb=512" ;;
@@ -98,6 +99,8 @@ for t in "${targets[@]}"; do
   log="$work/$t.log"
   echo "fuzz: running $t for ${secs}s"
   t0=$(date +%s)
+  stamp="$work/$t.start"
+  touch "$stamp"
   # shellcheck disable=SC2046 # the limits are separate words
   if timeout --kill-after=30 $((secs * 3 + 120)) \
     "${cargo_fuzz[@]}" run "${build_flags[@]}" "$t" "$corpus_root/$t" "$work/seeds/$t" -- \
@@ -126,9 +129,13 @@ for t in "${targets[@]}"; do
     "$t" "${runs:-?}" "${took:-?}" "$rate" "${cov:-?}" "${rss:-?}" "$status")
   summary+=("$line")
   if [ "$status" != ok ]; then
-    echo "---- $t: last lines of the libFuzzer log" >&2
-    tail -40 "$log" >&2
-    ls -1 "$fuzz_dir/artifacts/$t" | sed "s|^|  fuzz/artifacts/$t/|" >&2
+    # The scratch dir goes away: keep the log beside the crash input.
+    cp "$log" "$fuzz_dir/artifacts/$t/last-run.log"
+    echo "---- $t: what libFuzzer reported (whole log: fuzz/artifacts/$t/last-run.log)" >&2
+    grep -E -A2 'panicked at|==ERROR|SUMMARY|out-of-memory|Timeout|deadly signal' "$log" |
+      cut -c1-300 | head -30 >&2 || true
+    find "$fuzz_dir/artifacts/$t" -type f ! -name '*.log' -newer "$stamp" |
+      sed "s|^$root/|  input: |" >&2
   fi
 done
 

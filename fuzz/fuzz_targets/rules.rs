@@ -68,7 +68,11 @@ fn example_batches() -> &'static BTreeMap<Table, RecordBatch> {
         for topic in Topic::ALL {
             let mut dec = Decoder::new(topic);
             for (i, line) in examples(topic).lines().enumerate() {
-                let src = SourceRef { topic: topic.name(), line: Some(i as i64 + 1), ..Default::default() };
+                let src = SourceRef {
+                    topic: topic.name(),
+                    line: Some(i as i64 + 1),
+                    ..Default::default()
+                };
                 dec.push(line.as_bytes(), &src, 0);
             }
             for (t, b) in dec.finish().expect("the examples decode") {

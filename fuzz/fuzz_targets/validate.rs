@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
     let file = format!("{}.jsonl", topic.name());
 
     let mut expected = Expected::default();
-    let whole = SourceRef { topic: topic.name(), file: Some(&file), line: Some(1), ..Default::default() };
+    let whole =
+        SourceRef { topic: topic.name(), file: Some(&file), line: Some(1), ..Default::default() };
     expected.push(dec.push(payload, &whole, 0));
     if payload.contains(&b'\n') {
         for (i, line) in payload.split(|&b| b == b'\n').enumerate() {

@@ -235,7 +235,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "d" => n * 86400.0,
         _ => return None,
     };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    // `try_`: a value too large for a Duration is a config error, not a panic.
+    Duration::try_from_secs_f64(secs).ok()
 }
 
 impl Config {
@@ -433,5 +434,6 @@ mod tests {
         assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("5"), None);
         assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("99999999999999999999s"), None);
     }
 }
