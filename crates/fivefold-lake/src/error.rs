@@ -64,11 +64,23 @@ pub enum Error {
         /// The writer's id.
         writer: String,
     },
-    /// Another writer committed this version first.
-    #[error("commit {version} was claimed by another writer; reopen the lake and retry")]
+    /// Another writer removed files this commit removes (a concurrent
+    /// compaction of the same files); this commit was dropped.
+    #[error(
+        "another compaction rewrote these files first (at or before version {version}); nothing \
+         was changed by this one, run it again if files are still small"
+    )]
     Conflict {
-        /// The version both tried to write.
+        /// The version this commit tried to take.
         version: u64,
+    },
+    /// A file being compacted does not read back as its commit describes.
+    #[error("cannot compact {path}: {message}")]
+    Compact {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
     },
     /// Another writer committed positions for these sources since this writer
     /// read them: it owns them now, and this writer's uncommitted work is void.

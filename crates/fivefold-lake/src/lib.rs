@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod compact;
 mod error;
 pub mod log;
 mod metrics;
@@ -26,6 +27,7 @@ mod writer;
 
 use std::path::Path;
 
+pub use compact::{CompactOptions, CompactPlan, CompactReport};
 pub use error::{Error, Result};
 pub use log::{LakeState, SourcePosition};
 pub use repair::{RepairReport, repair};

@@ -52,13 +52,13 @@ pub struct CommitInfo {
     pub seconds: f64,
 }
 
-struct OpenFile {
-    writer: ArrowWriter<BufWriter<fs::File>>,
-    staged_rel: String,
+pub(crate) struct OpenFile {
+    pub(crate) writer: ArrowWriter<BufWriter<fs::File>>,
+    pub(crate) staged_rel: String,
     final_rel: String,
     table: Table,
     date: i64,
-    rows: u64,
+    pub(crate) rows: u64,
 }
 
 /// A lake opened for writing. Several writers may share a lake: each claims
@@ -96,20 +96,26 @@ impl Lake {
     pub fn open(root: impl Into<PathBuf>, opts: WriterOptions) -> Result<Lake> {
         let layout = Layout { root: root.into() };
         let writer_id = writer_id();
-        let my_staging = layout.staging().join(&writer_id);
-        for d in [layout.log_dir(), my_staging.clone(), layout.meta().join("state")] {
+        for d in [layout.log_dir(), layout.staging(), layout.meta().join("state")] {
             fs::create_dir_all(&d).ctx("create directory", &d)?;
         }
         // Each writer stages into its own folder and holds a lock on its own
         // lock file for as long as it lives, so that others can tell its
-        // leftovers (after a crash) from work in progress.
+        // leftovers (after a crash) from work in progress. The lock file is
+        // locked before it appears in staging, and the folder is made after
+        // it: a writer opening at the same moment never takes either for a
+        // dead writer's.
         let lock_path = layout.staging().join(format!("{writer_id}.lock"));
-        let lock = fs::File::create(&lock_path).ctx("create", &lock_path)?;
+        let unnamed = layout.meta().join(format!(".lock-{writer_id}"));
+        let lock = fs::File::create(&unnamed).ctx("create", &unnamed)?;
         lock.try_lock().map_err(|e| Error::Io {
             op: "lock",
-            path: lock_path.clone(),
+            path: unnamed.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
+        fs::rename(&unnamed, &lock_path).ctx("rename", &lock_path)?;
+        let my_staging = layout.staging().join(&writer_id);
+        fs::create_dir_all(&my_staging).ctx("create directory", &my_staging)?;
         let state = log::replay(&layout)?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
@@ -143,6 +149,11 @@ impl Lake {
     /// The lake root.
     pub fn root(&self) -> &Path {
         &self.layout.root
+    }
+
+    /// This writer's id (in log entries and staged file names).
+    pub fn writer_id(&self) -> &str {
+        &self.writer_id
     }
 
     /// Reads a committed state blob.
@@ -295,7 +306,7 @@ impl Lake {
         format!("part-{}-{:06}.{ext}", self.writer_id, self.seq)
     }
 
-    fn create_file(&mut self, table: Table, date: i64) -> Result<OpenFile> {
+    pub(crate) fn create_file(&mut self, table: Table, date: i64) -> Result<OpenFile> {
         let name = self.next_name("parquet");
         let staged_rel = format!("_fivefold/staging/{}/{name}", self.writer_id);
         let final_rel = format!("{}/date={}/{name}", table.name(), format_date(date));
@@ -357,9 +368,25 @@ impl Lake {
             return Ok(None);
         }
         let started = Instant::now();
-        let mut adds = Vec::with_capacity(self.open.len());
         let mut open: Vec<OpenFile> = self.open.drain().map(|(_, f)| f).collect();
         open.sort_by(|a, b| a.final_rel.cmp(&b.final_rel));
+        let adds = self.close_files(open)?;
+        let entry = CommitEntry {
+            version: self.state.version + 1,
+            committed_at_ms: now_ms(),
+            writer: self.writer_id.clone(),
+            operation: "append".into(),
+            adds,
+            removes: Vec::new(),
+            sources: std::mem::take(&mut self.pending_sources),
+            state: std::mem::take(&mut self.staged_state),
+        };
+        self.publish(entry, started).map(Some)
+    }
+
+    /// Closes and fsyncs staged files; what a commit entry lists of them.
+    pub(crate) fn close_files(&self, open: Vec<OpenFile>) -> Result<Vec<AddFile>> {
+        let mut adds = Vec::with_capacity(open.len());
         for f in open {
             let staged = self.layout.root.join(&f.staged_rel);
             let file = f
@@ -388,19 +415,21 @@ impl Lake {
         if self.opts.durable {
             log::sync_dir(&self.layout.staging().join(&self.writer_id))?;
         }
-        let mut entry = CommitEntry {
-            version: self.state.version + 1,
-            committed_at_ms: now_ms(),
-            writer: self.writer_id.clone(),
-            operation: "append".into(),
-            adds,
-            removes: Vec::new(),
-            sources: std::mem::take(&mut self.pending_sources),
-            state: std::mem::take(&mut self.staged_state),
-        };
+        Ok(adds)
+    }
+
+    /// Claims the next log version for `entry` (the commit point), then links
+    /// its files into place and retires replaced state.
+    pub(crate) fn publish(
+        &mut self,
+        mut entry: CommitEntry,
+        started: Instant,
+    ) -> Result<CommitInfo> {
         // Optimistic concurrency: if another writer took the version, read its
         // commits and retry, unless it moved one of the sources this commit
-        // covers. Then this writer lost them (a rebalance) and its work must go.
+        // covers (then this writer lost them in a rebalance and its work must
+        // go) or removed a file this commit removes (two compactions of the
+        // same files: the later one yields).
         let bases: Vec<(String, Option<SourcePosition>)> =
             entry.sources.keys().map(|k| (k.clone(), self.state.sources.get(k).copied())).collect();
         loop {
@@ -415,12 +444,16 @@ impl Lake {
                 .filter(|(k, base)| self.state.sources.get(k).copied() != *base)
                 .map(|(k, _)| k.clone())
                 .collect();
-            if !moved.is_empty() {
+            let gone = entry.removes.iter().any(|p| !self.state.files.contains_key(p));
+            if !moved.is_empty() || gone {
                 for a in &entry.adds {
                     let _ = fs::remove_file(self.layout.root.join(&a.staged));
                 }
                 for s in entry.state.values() {
                     let _ = fs::remove_file(self.layout.root.join(&s.staged));
+                }
+                if gone {
+                    return Err(Error::Conflict { version: entry.version });
                 }
                 return Err(Error::Fenced { sources: moved });
             }
@@ -478,7 +511,7 @@ impl Lake {
         };
         crate::metrics::commit(&entry, info.seconds);
         tracing::debug!(version = info.version, files = info.files, rows = info.rows, "Committed.");
-        Ok(Some(info))
+        Ok(info)
     }
 
     fn write_checkpoint(&self) -> Result<()> {
@@ -599,7 +632,7 @@ fn writer_alive(staging: &Path, id: &str) -> bool {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 

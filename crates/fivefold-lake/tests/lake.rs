@@ -4,12 +4,19 @@ use std::fs;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use fivefold_lake::{Error, Lake, SourcePosition, WriterOptions, read_snapshot};
+use fivefold_lake::{CompactOptions, Error, Lake, SourcePosition, WriterOptions, read_snapshot};
 use fivefold_model::{Decoder, SourceRef, Table, Topic};
+use std::time::Duration;
 
 fn hazard_batch(times: &[&str]) -> RecordBatch {
+    hazards_from(0, times)
+}
+
+/// Hazard rows with event ids `h<first>`, `h<first + 1>`, ...
+fn hazards_from(first: usize, times: &[&str]) -> RecordBatch {
     let mut dec = Decoder::new(Topic::Hazard);
     for (i, t) in times.iter().enumerate() {
+        let i = first + i;
         let raw = format!(
             r#"{{"event_id":"h{i}","event_time":"{t}","uscc":"91440300708461136T","hazard_id":"H{i}","level":"general","found_by":"self","found_at":"{t}","state":"open"}}"#
         );
@@ -285,4 +292,136 @@ fn parquet_files_hold_the_rows() {
         })
         .collect();
     assert_eq!(ids, vec!["h0", "h1"]);
+}
+
+/// The event ids of every visible row of a table, sorted.
+fn visible_ids(root: &Path, table: &str) -> Vec<String> {
+    let snap = read_snapshot(root).unwrap();
+    let mut ids = Vec::new();
+    for f in snap.table_files(table) {
+        let file = fs::File::open(&f.location).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for b in reader {
+            let b = b.unwrap();
+            let c = b.column_by_name("event_id").unwrap().as_string::<i32>();
+            ids.extend((0..c.len()).map(|i| c.value(i).to_owned()));
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Three one-row commits on 2026-03-01 and one on 2026-03-02, with a source
+/// position and a state blob.
+fn small_files_lake(root: &Path) {
+    let mut lake = Lake::open(root, opts()).unwrap();
+    for i in 0..3 {
+        lake.write(Table::Hazard, &hazards_from(i, &["2026-03-01T00:00:00Z"])).unwrap();
+        lake.set_position(
+            "kafka:hazard:0",
+            SourcePosition { next: i as u64 + 1, byte_offset: None },
+        );
+        lake.commit().unwrap();
+    }
+    lake.write(Table::Hazard, &hazards_from(3, &["2026-03-02T00:00:00Z"])).unwrap();
+    lake.put_state("scoring/p0", b"state").unwrap();
+    lake.commit().unwrap();
+}
+
+fn no_retention() -> CompactOptions {
+    CompactOptions { retain: Duration::ZERO, ..Default::default() }
+}
+
+#[test]
+fn compaction_merges_small_files_and_keeps_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    small_files_lake(dir.path());
+    let before = read_snapshot(dir.path()).unwrap();
+    assert_eq!(before.files.len(), 4);
+    let mut lake = Lake::open(dir.path(), opts()).unwrap();
+    let plan = lake.plan_compaction(&no_retention()).unwrap();
+    assert_eq!(plan.input_files(), 3, "the lone file of 2026-03-02 is left alone");
+    let mut seen = 0;
+    let report = lake.compact(plan, &no_retention(), &mut |n| seen += n).unwrap();
+    assert_eq!(seen, 3);
+    assert_eq!((report.commits, report.files_in, report.files_out, report.rows), (1, 3, 1, 3));
+    assert_eq!(report.version, 5);
+    assert_eq!(report.deleted, 3, "with no retention the replaced files go at once");
+    let after = read_snapshot(dir.path()).unwrap();
+    let files: Vec<(i64, u64)> = after.files.iter().map(|f| (f.date, f.rows)).collect();
+    assert_eq!(files, vec![(20513, 3), (20514, 1)]);
+    assert_eq!(visible_ids(dir.path(), "hazard"), ["h0", "h1", "h2", "h3"]);
+    for f in &before.files[..3] {
+        assert!(!f.location.exists(), "{} was deleted", f.location.display());
+    }
+    // Positions and state are untouched by a compaction.
+    drop(lake);
+    let lake = Lake::open(dir.path(), opts()).unwrap();
+    assert_eq!(lake.state().sources["kafka:hazard:0"].next, 3);
+    assert_eq!(lake.read_state("scoring/p0").unwrap().unwrap(), b"state");
+    // A second run finds nothing left to merge.
+    let mut lake = lake;
+    assert_eq!(lake.plan_compaction(&no_retention()).unwrap().input_files(), 0);
+}
+
+#[test]
+fn compaction_beside_a_live_writer_retries_and_both_commits_stand() {
+    let dir = tempfile::tempdir().unwrap();
+    small_files_lake(dir.path());
+    let mut writer = Lake::open(dir.path(), opts()).unwrap();
+    let mut compactor = Lake::open(dir.path(), opts()).unwrap();
+    let plan = compactor.plan_compaction(&no_retention()).unwrap();
+    // The writer commits after the plan was made, taking version 5.
+    writer.write(Table::Hazard, &hazards_from(4, &["2026-03-01T00:00:00Z"])).unwrap();
+    writer.set_position("kafka:hazard:0", SourcePosition { next: 4, byte_offset: None });
+    assert_eq!(writer.commit().unwrap().unwrap().version, 5);
+    let report = compactor.compact(plan, &no_retention(), &mut |_| {}).unwrap();
+    assert_eq!((report.version, report.files_in), (6, 3));
+    // And the writer goes on after it.
+    writer.write(Table::Hazard, &hazards_from(5, &["2026-03-01T00:00:00Z"])).unwrap();
+    writer.set_position("kafka:hazard:0", SourcePosition { next: 5, byte_offset: None });
+    assert_eq!(writer.commit().unwrap().unwrap().version, 7);
+    assert_eq!(visible_ids(dir.path(), "hazard"), ["h0", "h1", "h2", "h3", "h4", "h5"]);
+    assert_eq!(read_snapshot(dir.path()).unwrap().files.len(), 4, "merged + 03-02 + two new");
+}
+
+#[test]
+fn two_compactions_of_the_same_files_conflict_and_the_later_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    small_files_lake(dir.path());
+    let mut first = Lake::open(dir.path(), opts()).unwrap();
+    let mut second = Lake::open(dir.path(), opts()).unwrap();
+    let plan1 = first.plan_compaction(&no_retention()).unwrap();
+    let plan2 = second.plan_compaction(&CompactOptions::default()).unwrap();
+    first.compact(plan1, &CompactOptions::default(), &mut |_| {}).unwrap();
+    let err = second.compact(plan2, &CompactOptions::default(), &mut |_| {}).unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err}");
+    assert!(err.to_string().contains("another compaction rewrote these files first"), "{err}");
+    let snap = read_snapshot(dir.path()).unwrap();
+    assert_eq!(snap.version, 5);
+    assert_eq!(visible_ids(dir.path(), "hazard"), ["h0", "h1", "h2", "h3"]);
+    drop((first, second));
+    assert!(staging_is_empty(dir.path()), "the loser's merged file is gone");
+}
+
+#[test]
+fn replaced_files_stay_for_the_retention_then_a_later_run_deletes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    small_files_lake(dir.path());
+    let before = read_snapshot(dir.path()).unwrap();
+    let mut lake = Lake::open(dir.path(), opts()).unwrap();
+    let keep = CompactOptions::default();
+    let plan = lake.plan_compaction(&keep).unwrap();
+    assert_eq!(lake.compact(plan, &keep, &mut |_| {}).unwrap().deleted, 0);
+    // A query that listed the old files before the commit can still read them.
+    for f in &before.files[..3] {
+        assert!(f.location.exists(), "{} is kept for readers", f.location.display());
+    }
+    let plan = lake.plan_compaction(&no_retention()).unwrap();
+    assert_eq!(lake.compact(plan, &no_retention(), &mut |_| {}).unwrap().deleted, 3);
+    assert!(before.files[..3].iter().all(|f| !f.location.exists()));
+    assert_eq!(visible_ids(dir.path(), "hazard"), ["h0", "h1", "h2", "h3"]);
 }

@@ -32,6 +32,9 @@ pub(crate) enum Command {
     Report(ReportArgs),
     /// Validate a pipeline configuration or a risk model file; every problem names its key or rule.
     CheckConfig(CheckConfigArgs),
+    /// Merge small Parquet files of each table and date into larger ones, as one commit per
+    /// partition; safe beside running pipelines and queries.
+    Compact(CompactArgs),
     /// Lake maintenance: `repair` a damaged commit log.
     Lake(LakeArgs),
 }
@@ -107,6 +110,20 @@ pub(crate) struct RunArgs {
     /// Serve /healthz, /readyz and /metrics on this address (HOST:PORT).
     #[arg(long)]
     pub(crate) listen: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CompactArgs {
+    /// The lake directory.
+    #[arg(long)]
+    pub(crate) lake: PathBuf,
+    /// Files smaller than this many MiB are merged, into files of about this size.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) target_mb: u64,
+    /// How long replaced files stay on disk for queries that listed them before the
+    /// compaction (e.g. 30s, 10m, 1h); a later compaction deletes them.
+    #[arg(long, default_value = "1h")]
+    pub(crate) retain: String,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod check_config;
+mod compact;
 mod demo;
 mod generate;
 mod lake;
@@ -23,6 +24,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(a) => serve::run(a),
         Command::Report(a) => report::run(a),
         Command::CheckConfig(a) => check_config::run(a),
+        Command::Compact(a) => compact::run(a),
         Command::Lake(a) => lake::run(a),
     }
 }
