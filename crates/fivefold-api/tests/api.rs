@@ -4,6 +4,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -15,7 +16,10 @@ use tower::ServiceExt as _;
 async fn lake() -> (tempfile::TempDir, Arc<AppState>) {
     let dir = tempfile::tempdir().unwrap();
     let root = common::build_lake(dir.path());
-    let state = AppState::load(root, ServeOptions::default(), None).await.unwrap();
+    // The report's queries can take longer than the default 10 s in a debug
+    // build on a loaded machine; the timeout itself is tested in hostile.rs.
+    let opts = ServeOptions { sql_timeout: Duration::from_secs(300), ..Default::default() };
+    let state = AppState::load(root, opts, None).await.unwrap();
     (dir, state)
 }
 
