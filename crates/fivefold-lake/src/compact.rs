@@ -191,7 +191,9 @@ impl Lake {
             let dir = self.trash_dir();
             fs::create_dir_all(&dir).ctx("create directory", &dir)?;
             let list = dir.join(format!("{:020}.json", info.version));
-            fs::write(&list, log::to_json(&trash)).ctx("write", &list)?;
+            let tmp = dir.join(format!(".tmp-{}", self.writer_id()));
+            fs::write(&tmp, log::to_json(&trash)).ctx("write", &tmp)?;
+            fs::rename(&tmp, &list).ctx("rename", &list)?;
             report.commits += 1;
         }
         report.deleted = self.purge_trash(opts.retain)?;
@@ -223,6 +225,9 @@ impl Lake {
         let mut deleted = 0;
         for item in rd {
             let list = item.ctx("read directory", &dir)?.path();
+            if list.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
             let aged = fs::metadata(&list)
                 .and_then(|m| m.modified())
                 .ok()
@@ -231,7 +236,13 @@ impl Lake {
             if !aged {
                 continue;
             }
-            let paths: Vec<String> = log::read_json(&list)?;
+            let bytes = fs::read(&list).ctx("read", &list)?;
+            let Ok(paths) = serde_json::from_slice::<Vec<String>>(&bytes) else {
+                // Not written by a compaction (they rename whole lists into
+                // place): what it names cannot be trusted, so nothing is deleted.
+                tracing::warn!(list = %list.display(), "Ignoring a damaged trash list.");
+                continue;
+            };
             for p in paths.iter().filter(|p| !self.state().files.contains_key(*p)) {
                 match fs::remove_file(self.root().join(p)) {
                     Ok(()) => deleted += 1,

@@ -420,6 +420,8 @@ fn replaced_files_stay_for_the_retention_then_a_later_run_deletes_them() {
     for f in &before.files[..3] {
         assert!(f.location.exists(), "{} is kept for readers", f.location.display());
     }
+    // A damaged list (not one a compaction wrote) is ignored, not obeyed.
+    fs::write(dir.path().join("_fivefold/trash/00000000000000000001.json"), b"[\"haz").unwrap();
     let plan = lake.plan_compaction(&no_retention()).unwrap();
     assert_eq!(lake.compact(plan, &no_retention(), &mut |_| {}).unwrap().deleted, 3);
     assert!(before.files[..3].iter().all(|f| !f.location.exists()));
