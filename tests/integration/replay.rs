@@ -145,3 +145,20 @@ fn compaction_beside_a_running_replay_shows_no_duplicate_and_no_gap() {
     let again = run_ok(&["compact", "--lake", lake_arg]);
     assert!(again.starts_with("nothing to compact"), "{again}");
 }
+
+/// SQL too deep to plan (a chain of 3,000 terms would overflow the stack) is
+/// one clear error line from `fivefold sql`, not a crash.
+#[test]
+fn sql_too_deep_to_plan_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = format!("SELECT {}1 AS n", "1+".repeat(3000));
+    let out = bin().args(["sql", "--lake", dir.path().to_str().unwrap(), &sql]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: the query is too complex to plan safely: "), "{err}");
+    assert!(err.contains("more than 64 deep"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    // Just under the limit, the same shape runs.
+    let sql = format!("SELECT {}1 AS n", "1+".repeat(40));
+    assert_eq!(sql_count(dir.path(), &sql), 41);
+}

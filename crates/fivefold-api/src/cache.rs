@@ -79,20 +79,20 @@ fn read_only() -> SQLOptions {
 /// are charged to the session's memory pool (`serve.sql_memory_bytes`).
 /// Anything else (EXPLAIN, SHOW, DESCRIBE, whose output is small) and every
 /// refusal goes through `fivefold_query`, which gives the canonical messages.
-/// Every statement is first measured by [`crate::shape`], as one too deep to
+/// Every statement is first measured by [`fivefold_query::shape`], as one too deep to
 /// plan would overflow the stack.
 pub(crate) async fn sql_rows(
     ctx: &SessionContext,
     sql: &str,
     max: usize,
 ) -> Result<(Box<RawValue>, bool), ApiError> {
-    crate::shape::set_operations(sql)?;
+    fivefold_query::shape::set_operations(sql)?;
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
     let Ok(statement) = state.sql_to_statement(sql, &dialect) else {
         return small_rows(ctx, sql, max).await; // fivefold-query words the syntax error
     };
-    crate::shape::check(&statement)?;
+    fivefold_query::shape::check(&statement)?;
     if !matches!(&statement, DfStatement::Statement(s) if matches!(**s, SqlStatement::Query(_))) {
         return small_rows(ctx, sql, max).await;
     }

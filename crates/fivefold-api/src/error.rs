@@ -98,7 +98,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())
             }
             ApiError::Query(
-                fivefold_query::Error::ReadOnly { .. } | fivefold_query::Error::Sql { .. },
+                fivefold_query::Error::ReadOnly { .. }
+                | fivefold_query::Error::Sql { .. }
+                | fivefold_query::Error::TooComplex { .. },
             ) => (StatusCode::BAD_REQUEST, self.to_string()),
             ApiError::Lake(_) | ApiError::Query(_) | ApiError::Internal(_) => {
                 tracing::error!(error = %self, "Request failed.");

@@ -13,7 +13,6 @@ mod cache;
 mod error;
 mod routes;
 mod server;
-mod shape;
 mod status;
 mod tls;
 

@@ -156,8 +156,7 @@ async fn deep_json_and_deep_sql_are_400() {
         assert_eq!(r.status, 400, "{}: {}", &sql[..40], short(&r.body));
         let e = r.error();
         assert!(
-            e.starts_with("the query is too complex to run through the API: ")
-                && e.contains(reason),
+            e.starts_with("the query is too complex to plan safely: ") && e.contains(reason),
             "{}: {e}",
             &sql[..40]
         );

@@ -28,6 +28,13 @@ pub enum Error {
         /// The kind of the refused statement, e.g. `CREATE TABLE`, `INSERT`, `SET`.
         statement: String,
     },
+    /// The statement is too deep or too large to plan without risking the
+    /// stack ([`crate::shape`]).
+    #[error("{message}")]
+    TooComplex {
+        /// Which limit it passes and how to stay under it.
+        message: String,
+    },
     /// An output format name that is not one of the choices.
     #[error("unknown output format `{name}`; choose one of: table, csv, json")]
     UnknownFormat {

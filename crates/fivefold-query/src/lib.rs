@@ -40,6 +40,7 @@ mod format;
 pub mod kpi;
 mod run;
 mod session;
+pub mod shape;
 mod table;
 
 pub use error::{Error, Result};

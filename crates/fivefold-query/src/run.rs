@@ -50,7 +50,9 @@ pub async fn explain(ctx: &SessionContext, sql: &str) -> Result<String> {
 async fn plan_read_only(ctx: &SessionContext, sql: &str) -> Result<(DataFrame, bool)> {
     let state = ctx.state();
     let dialect = state.config().options().sql_parser.dialect;
+    crate::shape::set_operations(sql)?;
     let statement = state.sql_to_statement(sql, &dialect).map_err(|e| parse_error(e, sql))?;
+    crate::shape::check(&statement)?;
     if let Some(kind) = refused_kind(&statement) {
         return Err(Error::ReadOnly { statement: kind });
     }

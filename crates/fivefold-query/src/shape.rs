@@ -7,7 +7,7 @@
 //! and evaluating that tree recurses once per level, and on a 2 MiB thread
 //! stack (a tokio worker's) a chain of a few hundred overflows it: the whole
 //! process aborts. A chain of 30,000 fits in the 64 KiB body limit. So before
-//! a client's statement is planned, its depth and size are measured here
+//! a statement is planned, its depth and size are measured here
 //! and held well below what overflows.
 
 use std::ops::ControlFlow;
@@ -18,20 +18,20 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
-use crate::error::ApiError;
+use crate::error::{Error, Result};
 
 /// Deepest nesting of expressions, queries and table references; a chain of
 /// n binary operators nests n deep.
-pub(crate) const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
 /// Most table references (each joined table counts).
-pub(crate) const MAX_TABLES: usize = 32;
+pub const MAX_TABLES: usize = 32;
 /// Most SELECT blocks (each side of a UNION, each CTE and subquery counts).
-pub(crate) const MAX_SELECTS: usize = 32;
+pub const MAX_SELECTS: usize = 32;
 
 /// Refuses `statement` when it is too deep or too large to plan safely; the
 /// message names the limit and how to stay under it. Run [`set_operations`]
 /// on the text first.
-pub(crate) fn check(statement: &DfStatement) -> Result<(), ApiError> {
+pub fn check(statement: &DfStatement) -> Result<()> {
     let statement = match statement {
         DfStatement::Statement(s) => s,
         DfStatement::Explain(e) => match &*e.statement {
@@ -44,14 +44,14 @@ pub(crate) fn check(statement: &DfStatement) -> Result<(), ApiError> {
     let mut shape = Shape { depth: 0, tables: 0, selects: 0 };
     match statement.visit(&mut shape) {
         ControlFlow::Continue(()) => Ok(()),
-        ControlFlow::Break(too_much) => Err(ApiError::BadRequest(too_much)),
+        ControlFlow::Break(too_much) => Err(Error::TooComplex { message: too_much }),
     }
 }
 
 /// Refuses too many set operations, from the tokens, before the statement is
 /// parsed: a chain of them nests without passing a SELECT on the way down,
 /// so [`check`] would walk all of it before it counts one.
-pub(crate) fn set_operations(sql: &str) -> Result<(), ApiError> {
+pub fn set_operations(sql: &str) -> Result<()> {
     let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
         return Ok(()); // the parser reports it
     };
@@ -62,16 +62,18 @@ pub(crate) fn set_operations(sql: &str) -> Result<(), ApiError> {
         })
         .count();
     if n >= MAX_SELECTS {
-        return Err(ApiError::BadRequest(too_complex(format!(
-            "it combines more than {MAX_SELECTS} SELECTs with UNION, INTERSECT or EXCEPT"
-        ))));
+        return Err(Error::TooComplex {
+            message: too_complex(format!(
+                "it combines more than {MAX_SELECTS} SELECTs with UNION, INTERSECT or EXCEPT"
+            )),
+        });
     }
     Ok(())
 }
 
 fn too_complex(what: String) -> String {
     format!(
-        "the query is too complex to run through the API: {what}; split it into smaller queries \
+        "the query is too complex to plan safely: {what}; split it into smaller queries \
          (an IN (...) list or a CASE counts as one level, a chain of AND, OR or + as one per term)"
     )
 }
