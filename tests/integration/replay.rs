@@ -4,6 +4,24 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
+/// `fivefold replay` in the background, committing every `commit_rows` rows
+/// read in batches of `batch_rows`, without fsync.
+fn spawn_replay(
+    input: &std::path::Path,
+    lake: &std::path::Path,
+    commit_rows: u64,
+    batch_rows: u64,
+) -> std::process::Child {
+    bin()
+        .args(["replay", "--input", input.to_str().unwrap(), "--lake", lake.to_str().unwrap()])
+        .env("FIVEFOLD_REPLAY__COMMIT_ROWS", commit_rows.to_string())
+        .env("FIVEFOLD_REPLAY__BATCH_ROWS", batch_rows.to_string())
+        .env("FIVEFOLD_LAKE__DURABLE", "false")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Every generated record is accounted for exactly once: rows in the source
 /// tables plus dead letters equal the records generated, and the malformed
 /// ones are exactly the dead letters.
@@ -45,15 +63,8 @@ fn replay_survives_kill_9() {
     let versions = || std::fs::read_dir(&log).map(|d| d.count()).unwrap_or(0);
     let mut kills = 0;
     for round in 0..5 {
-        let mut child = bin()
-            .args(args)
-            // Small commits and batches so that a run holds many commit points.
-            .env("FIVEFOLD_REPLAY__COMMIT_ROWS", "15000")
-            .env("FIVEFOLD_REPLAY__BATCH_ROWS", "2000")
-            .env("FIVEFOLD_LAKE__DURABLE", "false")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        // Small commits and batches so that a run holds many commit points.
+        let mut child = spawn_replay(&input, &lake, 15000, 2000);
         // Wait for at least one more commit, then kill at a point that varies.
         let before = versions();
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -90,14 +101,7 @@ fn compaction_beside_a_running_replay_shows_no_duplicate_and_no_gap() {
     let lake = dir.path().join("lake");
     let (good, bad) = generate(&input, 300, 3.0, 13, 0.005);
     let lake_arg = lake.to_str().unwrap();
-    let mut child = bin()
-        .args(["replay", "--input", input.to_str().unwrap(), "--lake", lake_arg])
-        .env("FIVEFOLD_REPLAY__COMMIT_ROWS", "4000")
-        .env("FIVEFOLD_REPLAY__BATCH_ROWS", "1000")
-        .env("FIVEFOLD_LAKE__DURABLE", "false")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_replay(&input, &lake, 4000, 1000);
     let lines = "SELECT count(*) AS n, count(DISTINCT f || ':' || CAST(l AS VARCHAR)) AS d FROM (\
                  SELECT _file AS f, _line AS l FROM monitoring_reading UNION ALL \
                  SELECT file AS f, line AS l FROM dead_letters)";

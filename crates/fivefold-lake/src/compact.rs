@@ -188,7 +188,7 @@ impl Lake {
             let info = self.publish(entry, started)?;
             // Losing this list (a crash right here) only leaves the replaced
             // files on disk; they are unreferenced and harmless.
-            let dir = self.trash_dir();
+            let dir = self.layout().trash();
             fs::create_dir_all(&dir).ctx("create directory", &dir)?;
             let list = dir.join(format!("{:020}.json", info.version));
             let tmp = dir.join(format!(".tmp-{}", self.writer_id()));
@@ -201,13 +201,8 @@ impl Lake {
         Ok(report)
     }
 
-    fn trash_dir(&self) -> std::path::PathBuf {
-        self.root().join("_fivefold/trash")
-    }
-
     fn locate_file(&self, f: &AddFile) -> Result<std::path::PathBuf> {
-        let layout = log::Layout { root: self.root().to_path_buf() };
-        layout.locate(&f.path, &f.staged).ok_or_else(|| Error::MissingFile {
+        self.layout().locate(&f.path, &f.staged).ok_or_else(|| Error::MissingFile {
             version: self.state().version,
             path: f.path.clone(),
         })
@@ -216,7 +211,7 @@ impl Lake {
     /// Deletes the files listed in trash lists older than `retain`; returns
     /// how many it deleted.
     fn purge_trash(&self, retain: Duration) -> Result<usize> {
-        let dir = self.trash_dir();
+        let dir = self.layout().trash();
         let rd = match fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),

@@ -141,6 +141,10 @@ impl Layout {
     pub fn staging(&self) -> PathBuf {
         self.meta().join("staging")
     }
+    /// `<lake>/_fivefold/trash`: lists of files compactions replaced.
+    pub fn trash(&self) -> PathBuf {
+        self.meta().join("trash")
+    }
     /// The log file of a version.
     pub fn entry(&self, version: u64) -> PathBuf {
         self.log_dir().join(format!("{version:020}.json"))

@@ -151,6 +151,11 @@ impl Lake {
         &self.layout.root
     }
 
+    /// Where the lake's files are.
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     /// This writer's id (in log entries and staged file names).
     pub fn writer_id(&self) -> &str {
         &self.writer_id

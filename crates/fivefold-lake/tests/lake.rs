@@ -278,38 +278,29 @@ fn parquet_files_hold_the_rows() {
         .unwrap();
     lake.commit().unwrap();
     let snap = read_snapshot(dir.path()).unwrap();
-    let file = fs::File::open(&snap.files[0].location).unwrap();
+    assert_eq!(ids_in(&snap.files[0].location), vec!["h0", "h1"]);
+}
+
+/// The event ids in a Parquet file, in file order.
+fn ids_in(path: &Path) -> Vec<String> {
+    let file = fs::File::open(path).unwrap();
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()
         .build()
         .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
-    let ids: Vec<String> = batches
-        .iter()
-        .flat_map(|b| {
-            let c = b.column_by_name("event_id").unwrap().as_string::<i32>().clone();
-            (0..c.len()).map(move |i| c.value(i).to_owned())
-        })
-        .collect();
-    assert_eq!(ids, vec!["h0", "h1"]);
+    let mut ids = Vec::new();
+    for b in reader {
+        let b: RecordBatch = b.unwrap();
+        let c = b.column_by_name("event_id").unwrap().as_string::<i32>();
+        ids.extend((0..c.len()).map(|i| c.value(i).to_owned()));
+    }
+    ids
 }
 
 /// The event ids of every visible row of a table, sorted.
 fn visible_ids(root: &Path, table: &str) -> Vec<String> {
     let snap = read_snapshot(root).unwrap();
-    let mut ids = Vec::new();
-    for f in snap.table_files(table) {
-        let file = fs::File::open(&f.location).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap();
-        for b in reader {
-            let b = b.unwrap();
-            let c = b.column_by_name("event_id").unwrap().as_string::<i32>();
-            ids.extend((0..c.len()).map(|i| c.value(i).to_owned()));
-        }
-    }
+    let mut ids: Vec<String> = snap.table_files(table).flat_map(|f| ids_in(&f.location)).collect();
     ids.sort();
     ids
 }
