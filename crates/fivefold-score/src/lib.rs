@@ -12,6 +12,7 @@ pub mod alarms;
 pub mod config;
 pub mod enterprise;
 mod error;
+mod keyed;
 pub mod operator;
 pub mod output;
 pub mod rules;

@@ -25,6 +25,7 @@ use crate::enterprise::{
     COLOR_NAMES, Contribution, EntVersion, Enterprise, HazVersion, Incident, hysteresis,
 };
 use crate::error::{Error, Result};
+use crate::keyed::Keyed;
 use crate::output::{LateRow, Output, ScoreRow};
 use crate::rules::Rules;
 
@@ -44,8 +45,8 @@ pub struct Shard {
     next_close: Option<i64>,
     min_t: Option<i64>,
     closed: u64,
-    enterprises: BTreeMap<String, Enterprise>,
-    points: BTreeMap<String, PointState>,
+    enterprises: Keyed<Enterprise>,
+    points: Keyed<PointState>,
 }
 
 impl Shard {
@@ -324,7 +325,7 @@ impl Scorer {
                     let (Some(pid), Some(u)) = (c.str("point_id", row), c.str("uscc", row)) else {
                         continue;
                     };
-                    let p = sh.points.entry(pid.to_owned()).or_insert_with(|| PointState::new(u));
+                    let p = sh.points.get_or_insert_with(pid, || PointState::new(u));
                     if p.registry.as_ref().is_none_or(|r| r.t <= t) {
                         p.uscc = u.to_owned();
                         p.registry = Some(Registry {
@@ -343,10 +344,7 @@ impl Scorer {
                 }
                 _ => {
                     let Some(u) = c.str("uscc", row) else { continue };
-                    let ent = match sh.enterprises.get_mut(u) {
-                        Some(e) => e,
-                        None => sh.enterprises.entry(u.to_owned()).or_default(),
-                    };
+                    let ent = sh.enterprises.get_or_insert_with(u, Enterprise::default);
                     apply_record(table, &c, row, t, ent);
                     // Rule hits: a record with a replacing key supersedes what
                     // earlier records with that key contributed.
@@ -418,15 +416,9 @@ impl Scorer {
             let window_end = (t.div_euclid(w) + 1) * w;
             let Some(pid) = str_at(points, row) else { continue };
             let u = u.unwrap_or_default();
-            // One search per map when the key is there; a key is allocated only when new.
-            let ent = match sh.enterprises.get_mut(u) {
-                Some(e) => e,
-                None => sh.enterprises.entry(u.to_owned()).or_default(),
-            };
-            let p = match sh.points.get_mut(pid) {
-                Some(p) => p,
-                None => sh.points.entry(pid.to_owned()).or_insert_with(|| PointState::new(u)),
-            };
+            // One hash lookup per map; a key is copied only when new.
+            let ent = sh.enterprises.get_or_insert_with(u, Enterprise::default);
+            let p = sh.points.get_or_insert_with(pid, || PointState::new(u));
             let value = values.and_then(|v| v.is_valid(row).then(|| v.value(row)));
             let r = Reading { t, value, quality: str_at(quality, row).unwrap_or("good") };
             p.reading(&m, pid, r, ent, &mut self.out.alarms);
@@ -472,16 +464,17 @@ impl Scorer {
         let Some(sh) = self.shards.get_mut(&shard) else { return };
         let Some(next) = sh.next_close else { return };
         let last_closed = next - w;
-        for (uscc, ent) in sh.enterprises.iter_mut() {
-            let Some(from) = ent.reemit_from.take() else { continue };
+        let scores = &mut self.out.scores;
+        sh.enterprises.for_each_mut(|uscc, ent| {
+            let Some(from) = ent.reemit_from.take() else { return };
             ent.hyst = ent.hyst_log.range(..from).next_back().map(|(_, h)| *h);
             let mut we = from;
             while we <= last_closed {
                 let force = we == from || ent.emitted.contains_key(&we);
-                evaluate(&m, uscc, ent, we, force, &mut self.out.scores);
+                evaluate(&m, uscc, ent, we, force, scores);
                 we += w;
             }
-        }
+        });
     }
 
     fn close_until(&mut self, shard: i32) {
@@ -491,21 +484,20 @@ impl Scorer {
         let (Some(wm), Some(min_t)) = (sh.watermark, sh.min_t) else { return };
         let mut next = sh.next_close.unwrap_or((min_t.div_euclid(w) + 1) * w);
         while next <= wm {
-            for (pid, p) in sh.points.iter_mut() {
+            let enterprises = &mut sh.enterprises;
+            sh.points.for_each_mut(|pid, p| {
                 // Every point at every window end: no allocation unless the enterprise is new.
-                let ent = match sh.enterprises.get_mut(p.uscc.as_str()) {
-                    Some(e) => e,
-                    None => sh.enterprises.entry(p.uscc.clone()).or_default(),
-                };
+                let ent = enterprises.get_or_insert_with(&p.uscc, Enterprise::default);
                 p.tick(&m, pid, next, ent);
-            }
-            for (uscc, ent) in sh.enterprises.iter_mut() {
+            });
+            let scores = &mut self.out.scores;
+            sh.enterprises.for_each_mut(|uscc, ent| {
                 let dirty = ent.dirty.iter().any(|d| *d <= next);
                 ent.dirty.retain(|d| *d > next);
                 if dirty || ent.time_varying || ent.last.is_none() {
-                    evaluate(&m, uscc, ent, next, dirty, &mut self.out.scores);
+                    evaluate(&m, uscc, ent, next, dirty, scores);
                 }
-            }
+            });
             sh.closed += 1;
             if sh.closed.is_multiple_of(64) {
                 let horizon = next - m.windows.allowed_lateness.0 - 2 * w;
@@ -535,7 +527,7 @@ impl Scorer {
         self.reemit(shard);
         self.close_until(shard);
         if let Some(sh) = self.shards.get(&shard) {
-            for (pid, p) in &sh.points {
+            for (pid, p) in sh.points.iter() {
                 p.close_open(&m, pid, &mut self.out.alarms);
             }
         }
