@@ -13,8 +13,9 @@ use arrow::record_batch::RecordBatch;
 use fivefold_model::Table;
 use fivefold_model::time::{MS_PER_DAY, format_date};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, IoContext, Result};
 use crate::log::{self, AddFile, CommitEntry, LakeState, Layout, SourcePosition, StateRef};
@@ -35,6 +36,28 @@ impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions { row_group_rows: 512 * 1024, zstd_level: 3, durable: true }
     }
+}
+
+/// Columns whose values are (nearly) all distinct: a dictionary would only
+/// cost a hash and a compare per value before the writer gives up on it.
+const DISTINCT_COLUMNS: [&str; 5] = ["event_id", "event_time", "value", "_line", "_offset"];
+/// Integer columns that mostly grow row by row (times in arrival order, line
+/// numbers, offsets): delta encoding stores them in a few bits a value, and
+/// zstd has far less left to do.
+const RISING_COLUMNS: [&str; 3] = ["event_time", "_line", "_offset"];
+
+/// The Parquet settings of every file the lake writes.
+pub(crate) fn writer_properties(opts: &WriterOptions) -> WriterProperties {
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level).unwrap_or_default()))
+        .set_max_row_group_row_count(Some(opts.row_group_rows));
+    for c in DISTINCT_COLUMNS {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
+    }
+    for c in RISING_COLUMNS {
+        b = b.set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED);
+    }
+    b.build()
 }
 
 /// What a commit did.
@@ -117,12 +140,7 @@ impl Lake {
         let my_staging = layout.staging().join(&writer_id);
         fs::create_dir_all(&my_staging).ctx("create directory", &my_staging)?;
         let state = log::replay(&layout)?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(opts.zstd_level).unwrap_or_default(),
-            ))
-            .set_max_row_group_row_count(Some(opts.row_group_rows))
-            .build();
+        let props = writer_properties(&opts);
         let mut lake = Lake {
             layout,
             state,
