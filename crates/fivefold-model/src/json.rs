@@ -19,6 +19,25 @@ pub const MAX_SLOTS: usize = 32;
 #[derive(Debug, Clone)]
 pub struct Layout {
     names: Vec<&'static str>,
+    /// Open-addressing index over `names`: slot number + 1 at the bucket of
+    /// its hash, 0 for empty. Every key of every record is looked up here, so
+    /// a lookup costs one short hash and, nearly always, one comparison.
+    buckets: [u8; BUCKETS],
+}
+
+/// Buckets of [`Layout`]'s index: a power of two, at least twice [`MAX_SLOTS`].
+const BUCKETS: usize = 4 * MAX_SLOTS;
+
+/// The bucket a key starts probing at: its length and three of its bytes.
+fn bucket(key: &[u8]) -> usize {
+    let (Some(&first), Some(&last)) = (key.first(), key.last()) else { return 0 };
+    let mid = key[key.len() / 2];
+    let h = (key.len() as u32)
+        .wrapping_mul(0x9E37_79B1)
+        .wrapping_add(u32::from(first).wrapping_mul(0x85EB_CA77))
+        .wrapping_add(u32::from(mid).wrapping_mul(0xC2B2_AE3D))
+        .wrapping_add(u32::from(last).wrapping_mul(0x27D4_EB2F));
+    (h >> 16) as usize % BUCKETS
 }
 
 impl Layout {
@@ -35,7 +54,15 @@ impl Layout {
             }
         }
         assert!(out.len() <= MAX_SLOTS, "a topic layout knows at most {MAX_SLOTS} keys");
-        Layout { names: out }
+        let mut buckets = [0u8; BUCKETS];
+        for (slot, name) in out.iter().enumerate() {
+            let mut i = bucket(name.as_bytes());
+            while buckets[i] != 0 {
+                i = (i + 1) % BUCKETS;
+            }
+            buckets[i] = slot as u8 + 1;
+        }
+        Layout { names: out, buckets }
     }
 
     /// The name of a slot.
@@ -46,7 +73,33 @@ impl Layout {
     /// The slot of a key.
     pub fn slot(&self, key: &str) -> Option<usize> {
         let kb = key.as_bytes();
-        self.names.iter().position(|n| n.len() == kb.len() && n.as_bytes() == kb)
+        let mut i = bucket(kb);
+        loop {
+            let slot = usize::from(self.buckets[i]).checked_sub(1)?;
+            if same_key(self.names[slot].as_bytes(), kb) {
+                return Some(slot);
+            }
+            i = (i + 1) % BUCKETS;
+        }
+    }
+}
+
+/// `a == b` for short keys without a call to `memcmp`: field names are
+/// mostly 4 to 16 bytes, where two overlapping 8-byte loads settle it.
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    match n {
+        0..8 => a.iter().zip(b).all(|(x, y)| x == y),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -303,6 +356,47 @@ pub fn value(s: &str) -> Value<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_layout_index_finds_every_known_key_and_no_other() {
+        for topic in crate::spec::Topic::ALL {
+            let names: Vec<&'static str> = topic
+                .tables()
+                .iter()
+                .flat_map(|t| t.fields().unwrap_or_default().iter().map(|f| f.name))
+                .collect();
+            let layout = Layout::new(names.iter().copied());
+            for (slot, name) in layout.names.iter().enumerate() {
+                assert_eq!(layout.slot(name), Some(slot), "{topic:?} {name}");
+                let longer = format!("{name}_");
+                assert_eq!(layout.slot(&longer), None, "{topic:?} {longer}");
+                assert_eq!(layout.slot(&name[1..]), None, "{topic:?} {name}");
+            }
+            assert_eq!(layout.slot(""), None);
+        }
+        // A full layout: every bucket chain ends, whatever collides.
+        let many: Vec<&'static str> = (0..MAX_SLOTS)
+            .map(|i| &*Box::leak(format!("k{}", i % 3).repeat(i + 1).into_boxed_str()))
+            .collect();
+        let layout = Layout::new(many.iter().copied());
+        for (slot, name) in many.iter().enumerate() {
+            assert_eq!(layout.slot(name), Some(slot));
+        }
+        assert_eq!(layout.slot("nothing"), None);
+    }
+
+    #[test]
+    fn same_key_is_equality() {
+        let words =
+            ["", "a", "ab", "abcdefg", "abcdefgh", "abcdefgi", "bbcdefgh", "abcdefghijklmnop"];
+        let longer =
+            ["abcdefghijklmnoq", "xbcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmnopr"];
+        for a in words.iter().chain(&longer) {
+            for b in words.iter().chain(&longer) {
+                assert_eq!(same_key(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn scans_known_and_unknown_keys() {

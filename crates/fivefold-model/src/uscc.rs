@@ -7,8 +7,20 @@
 pub const CHARSET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
+/// Value + 1 of each byte in [`CHARSET`], 0 for every other byte: every
+/// record carries a code, and a table lookup beats searching the charset.
+const VALUES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < CHARSET.len() {
+        t[CHARSET[i] as usize] = i as u8 + 1;
+        i += 1;
+    }
+    t
+};
+
 fn value_of(c: u8) -> Option<u32> {
-    CHARSET.iter().position(|&x| x == c).map(|p| p as u32)
+    u32::from(VALUES[usize::from(c)]).checked_sub(1)
 }
 
 /// What is wrong with the shape of a code, worded for a dead-letter reason.
@@ -87,6 +99,14 @@ mod tests {
             assert!(checksum_ok(code), "{code}");
         }
         assert!(!checksum_ok("91440300708461136A"));
+    }
+
+    #[test]
+    fn the_value_table_is_the_charset() {
+        for c in 0..=255u8 {
+            let want = CHARSET.iter().position(|&x| x == c).map(|p| p as u32);
+            assert_eq!(value_of(c), want, "byte {c}");
+        }
     }
 
     #[test]
