@@ -192,9 +192,9 @@ pub struct Enterprise {
 
 /// A score as of one moment.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Score {
+pub struct Score<'a> {
     /// Region code of the enterprise.
-    pub region_code: String,
+    pub region_code: &'a str,
     /// Inherent points (capped).
     pub inherent: f64,
     /// Family points (capped): monitoring, hazards, enforcement, rescue.
@@ -208,9 +208,11 @@ pub struct Score {
     /// Floor from overrides.
     pub floor: u8,
     /// Override ids applied.
-    pub overrides: Vec<String>,
-    /// (rule, points, event ids), all of them, largest first.
-    pub contributions: Vec<(String, f64, Vec<String>)>,
+    pub overrides: Vec<&'static str>,
+    /// (rule, points, event ids), all of them, largest first. Borrowed from
+    /// the enterprise: most evaluations emit nothing, so nothing is copied
+    /// until a row is.
+    pub contributions: Vec<(&'a str, f64, Vec<&'a str>)>,
     /// Depends on time even without new records.
     pub time_varying: bool,
 }
@@ -275,10 +277,10 @@ impl Enterprise {
     }
 
     /// The score as of `t`; `None` before the first enterprise record.
-    pub fn score(&self, m: &RiskModel, t: i64) -> Option<Score> {
+    pub fn score<'a>(&'a self, m: &RiskModel, t: i64) -> Option<Score<'a>> {
         let v = self.version_at(t)?;
-        let mut contribs: Vec<(String, f64, Vec<String>)> = Vec::new();
-        let mut add = |rule: &str, points: f64, ids: &[String]| {
+        let mut contribs: Vec<(&'a str, f64, Vec<&'a str>)> = Vec::new();
+        let mut add = |rule: &'a str, points: f64, ids: &'a [String]| {
             if points.abs() < 1e-9 {
                 return;
             }
@@ -286,13 +288,13 @@ impl Enterprise {
                 Some(c) => {
                     c.1 += points;
                     for id in ids {
-                        if c.2.len() < 10 && !c.2.contains(id) {
-                            c.2.push(id.clone());
+                        if c.2.len() < 10 && !c.2.contains(&id.as_str()) {
+                            c.2.push(id);
                         }
                     }
                 }
                 None => {
-                    contribs.push((rule.to_owned(), points, ids.iter().take(10).cloned().collect()))
+                    contribs.push((rule, points, ids.iter().take(10).map(String::as_str).collect()))
                 }
             }
         };
@@ -302,7 +304,7 @@ impl Enterprise {
         let inh = &m.inherent;
         let ids = std::slice::from_ref(&v.event_id);
         let mut inherent = 0.0;
-        let mut part = |rule: &str, p: f64, total: &mut f64| {
+        let mut part = |rule: &'static str, p: f64, total: &mut f64| {
             *total += p;
             add(rule, p, ids);
         };
@@ -367,7 +369,7 @@ impl Enterprise {
 
         // Hazard state.
         let hz = &m.hazards;
-        let mut overrides: Vec<String> = Vec::new();
+        let mut overrides: Vec<&'static str> = Vec::new();
         let mut floor = 0u8;
         let mut majors = 0usize;
         let mut major_ids = Vec::new();
@@ -381,9 +383,9 @@ impl Enterprise {
             let ids = std::slice::from_ref(&h.event_id);
             if h.major {
                 majors += 1;
-                major_ids.push(h.event_id.clone());
-                if overdue && !overrides.iter().any(|o| o == "OVR-MAJOR-OVERDUE") {
-                    overrides.push("OVR-MAJOR-OVERDUE".into());
+                major_ids.push(h.event_id.as_str());
+                if overdue && !overrides.contains(&"OVR-MAJOR-OVERDUE") {
+                    overrides.push("OVR-MAJOR-OVERDUE");
                     floor = floor.max(3);
                 }
             } else if overdue {
@@ -402,7 +404,11 @@ impl Enterprise {
         }
         let major_points = (hz.open_major_points * majors as f64).min(hz.open_major_max);
         fam[1] += major_points;
-        add("HAZ-OPEN-MAJOR", major_points, &major_ids);
+        // Last use of `add`; the ids are gathered here, not in one slice of self.
+        if major_points.abs() >= 1e-9 {
+            major_ids.truncate(10);
+            contribs.push(("HAZ-OPEN-MAJOR", major_points, major_ids));
+        }
 
         let caps = [mon.cap, hz.cap, m.families.enforcement_cap, m.families.rescue_cap];
         for (f, cap) in fam.iter_mut().zip(caps) {
@@ -427,15 +433,15 @@ impl Enterprise {
             }
         }
         if large || fatal >= ov.fatal_accidents_for_red {
-            overrides.push("OVR-LARGE-ACCIDENT".into());
+            overrides.push("OVR-LARGE-ACCIDENT");
             floor = floor.max(3);
         }
         if fatal > 0 {
-            overrides.push("OVR-FATAL".into());
+            overrides.push("OVR-FATAL");
             floor = floor.max(2);
         }
         if self.suspensions.iter().any(|(from, until)| *from <= t && t < *until) {
-            overrides.push("OVR-SUSPENDED".into());
+            overrides.push("OVR-SUSPENDED");
             floor = floor.max(2);
         }
         time_varying |= self.suspensions.iter().any(|(_, until)| *until >= t);
@@ -443,13 +449,13 @@ impl Enterprise {
             v.official_color.as_deref().and_then(|c| COLOR_NAMES.iter().position(|n| *n == c))
         {
             if c > 0 {
-                overrides.push("OVR-OFFICIAL".into());
+                overrides.push("OVR-OFFICIAL");
             }
             floor = floor.max(c as u8);
         }
-        contribs.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.cmp(&b.0)));
+        contribs.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.cmp(b.0)));
         Some(Score {
-            region_code: v.region_code.clone(),
+            region_code: &v.region_code,
             inherent,
             families: fam,
             risk,

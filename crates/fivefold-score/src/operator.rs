@@ -619,38 +619,51 @@ fn evaluate(
 ) {
     let Some(s) = ent.score(m, we) else { return };
     let h = hysteresis(m, ent.hyst, s.banded, s.safety, we);
-    ent.hyst = Some(h);
-    ent.hyst_log.insert(we, h);
-    ent.time_varying = s.time_varying || h.better_since.is_some();
+    let time_varying = s.time_varying || h.better_since.is_some();
     let color = h.color.max(s.floor);
     let cents = (s.risk * 100.0).round() as i64;
     let changed = ent
         .last
         .as_ref()
         .is_none_or(|l| l.risk_cents != cents || l.color != color || l.overrides != s.overrides);
-    if !(force || changed) {
-        return;
-    }
-    let revision = ent.emitted.get(&we).map_or(0, |e| e.revision + 1);
-    let e = crate::enterprise::Emitted {
-        revision,
-        risk_cents: cents,
-        color,
-        overrides: s.overrides.clone(),
-    };
-    ent.emitted.insert(we, e.clone());
-    ent.last = Some(e);
-    out.push(ScoreRow {
-        uscc: uscc.to_owned(),
-        region_code: s.region_code,
-        window_end: we,
-        window: m.windows.score_window.0,
-        revision,
-        inherent: s.inherent,
-        families: s.families,
-        risk: s.risk,
-        color: COLOR_NAMES[color as usize],
-        overrides: s.overrides,
-        contributions: s.contributions,
+    // The score borrows from the enterprise: copy out what a row needs, if
+    // one is emitted, before the enterprise is updated.
+    let emit = (force || changed).then(|| {
+        let revision = ent.emitted.get(&we).map_or(0, |e| e.revision + 1);
+        let overrides: Vec<String> = s.overrides.iter().map(|o| (*o).to_owned()).collect();
+        let emitted = crate::enterprise::Emitted {
+            revision,
+            risk_cents: cents,
+            color,
+            overrides: overrides.clone(),
+        };
+        let row = ScoreRow {
+            uscc: uscc.to_owned(),
+            region_code: s.region_code.to_owned(),
+            window_end: we,
+            window: m.windows.score_window.0,
+            revision,
+            inherent: s.inherent,
+            families: s.families,
+            risk: s.risk,
+            color: COLOR_NAMES[color as usize],
+            overrides,
+            contributions: s
+                .contributions
+                .iter()
+                .map(|(rule, points, ids)| {
+                    ((*rule).to_owned(), *points, ids.iter().map(|i| (*i).to_owned()).collect())
+                })
+                .collect(),
+        };
+        (emitted, row)
     });
+    ent.hyst = Some(h);
+    ent.hyst_log.insert(we, h);
+    ent.time_varying = time_varying;
+    if let Some((emitted, row)) = emit {
+        ent.emitted.insert(we, emitted.clone());
+        ent.last = Some(emitted);
+        out.push(row);
+    }
 }
