@@ -312,6 +312,29 @@ fn read_chunk(
     let mut bytes = 0u64;
     let mut rejected: BTreeMap<ErrorClass, u64> = BTreeMap::new();
     while records < batch_rows as u64 {
+        // A line that lies whole in the reader's buffer (nearly every one) is
+        // validated where it lies; a line that spans the buffer's end is
+        // gathered into `line` first.
+        let avail = src.reader.fill_buf().map_err(|source| Error::Input {
+            op: "read",
+            path: src.path.clone(),
+            source,
+        })?;
+        if let Some(i) = memchr(avail) {
+            let line_no = src.next_line;
+            let (raw, consumed) = (&avail[..i], i + 1);
+            src.next_line += 1;
+            src.byte_offset += consumed as u64;
+            let rec =
+                push_line(src.topic, &src.name, &mut src.decoder, raw, raw.len(), line_no, seen_at);
+            src.reader.consume(consumed);
+            if let Some((len, outcome)) = rec {
+                records += 1;
+                bytes += len as u64;
+                tally(outcome, summary, &mut rejected);
+            }
+            continue;
+        }
         let (consumed, len) = read_line_capped(&mut src.reader, line, MAX_LINE_BYTES)
             .map_err(|source| Error::Input { op: "read", path: src.path.clone(), source })?;
         if consumed == 0 {
@@ -321,29 +344,12 @@ fn read_chunk(
         let line_no = src.next_line;
         src.next_line += 1;
         src.byte_offset += consumed as u64;
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        // Blank lines separate nothing and carry no record.
-        if line.iter().all(u8::is_ascii_whitespace) && len == line.len() {
-            continue;
-        }
-        records += 1;
-        bytes += len as u64;
-        let sref = SourceRef {
-            topic: src.topic.name(),
-            file: Some(&src.name),
-            line: Some(line_no as i64),
-            ..Default::default()
-        };
-        let outcome = if len > line.len() {
-            src.decoder.push_too_large(line, len, &sref, seen_at)
-        } else {
-            src.decoder.push(line, &sref, seen_at)
-        };
-        match outcome {
-            Outcome::Accepted(t) => *summary.accepted.entry(t).or_default() += 1,
-            Outcome::Rejected(r) => *rejected.entry(r.class).or_default() += 1,
+        if let Some((len, outcome)) =
+            push_line(src.topic, &src.name, &mut src.decoder, line, len, line_no, seen_at)
+        {
+            records += 1;
+            bytes += len as u64;
+            tally(outcome, summary, &mut rejected);
         }
     }
     summary.records += records;
@@ -356,6 +362,47 @@ fn read_chunk(
         *summary.rejected.entry(class).or_default() += n;
     }
     Ok(())
+}
+
+/// Validates one line (without its newline; `len` is its full length when
+/// it was cut at `MAX_LINE_BYTES`). Blank lines carry no record: `None`.
+fn push_line(
+    topic: Topic,
+    file: &str,
+    decoder: &mut Decoder,
+    mut raw: &[u8],
+    mut len: usize,
+    line_no: u64,
+    seen_at: i64,
+) -> Option<(usize, Outcome)> {
+    if let Some(stripped) = raw.strip_suffix(b"\r") {
+        if len == raw.len() {
+            len -= 1;
+        }
+        raw = stripped;
+    }
+    if len == raw.len() && raw.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let sref = SourceRef {
+        topic: topic.name(),
+        file: Some(file),
+        line: Some(line_no as i64),
+        ..Default::default()
+    };
+    let outcome = if len > raw.len() {
+        decoder.push_too_large(raw, len, &sref, seen_at)
+    } else {
+        decoder.push(raw, &sref, seen_at)
+    };
+    Some((len, outcome))
+}
+
+fn tally(outcome: Outcome, summary: &mut ReplaySummary, rejected: &mut BTreeMap<ErrorClass, u64>) {
+    match outcome {
+        Outcome::Accepted(t) => *summary.accepted.entry(t).or_default() += 1,
+        Outcome::Rejected(r) => *rejected.entry(r.class).or_default() += 1,
+    }
 }
 
 fn commit(
@@ -389,4 +436,64 @@ fn commit(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use fivefold_lake::WriterOptions;
+
+    use super::*;
+
+    /// Lines that cross the reader's buffer, CRLF endings, blank lines and a
+    /// line too long to hold: every record is counted once, blank lines not
+    /// at all, and the committed position is the end of the file.
+    #[test]
+    fn every_line_of_a_file_is_read_once_wherever_it_falls() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir(&input).unwrap();
+        let path = input.join("monitoring.jsonl");
+        let mut f = std::io::BufWriter::new(File::create(&path).unwrap());
+        let good = 20_000;
+        let mut lines = 0u64;
+        for i in 0..good {
+            // Readings of varying length, so that line ends fall everywhere.
+            let pad = "x".repeat(i % 97);
+            write!(
+                f,
+                "{{\"event_time\":\"2026-03-02T00:00:{:02}.{:03}+08:00\",\"uscc\":\"91320582E54PCPJJGD\",\
+                 \"record_type\":\"reading\",\"point_id\":\"P{pad}\",\"value\":{i},\"quality\":\"good\"}}\r\n",
+                i % 60,
+                i % 1000
+            )
+            .unwrap();
+            lines += 1;
+            if i == 7_000 {
+                f.write_all(b"\r\n   \n{bad\n").unwrap();
+                lines += 3;
+                let long = vec![b' '; 5 * MAX_RECORD_BYTES];
+                f.write_all(&long).unwrap();
+                f.write_all(b"x\n").unwrap();
+                lines += 1;
+            }
+        }
+        f.flush().unwrap();
+        drop(f);
+        let size = std::fs::metadata(&path).unwrap().len();
+
+        let mut lake = Lake::open(
+            dir.path().join("lake"),
+            WriterOptions { durable: false, ..Default::default() },
+        )
+        .unwrap();
+        let summary = replay(&input, &mut lake, &ReplayOptions::default(), &mut |_| {}).unwrap();
+        assert_eq!(summary.records, good as u64 + 2);
+        assert_eq!(summary.accepted.get(&Table::MonitoringReading), Some(&(good as u64)));
+        assert_eq!(summary.rejected.get(&ErrorClass::NotJson), Some(&1));
+        assert_eq!(summary.rejected.get(&ErrorClass::TooLarge), Some(&1));
+        let pos = lake.state().sources.get(&source_key(Topic::Monitoring)).copied().unwrap();
+        assert_eq!((pos.next, pos.byte_offset), (lines + 1, Some(size)));
+    }
 }
