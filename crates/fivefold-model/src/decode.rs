@@ -456,7 +456,8 @@ impl Decoder {
         if raw.len() > MAX_RECORD_BYTES {
             return Err(too_large(raw.len(), None));
         }
-        let scanned = json::scan(raw, &self.layout).map_err(|e| match e {
+        let mut scanned = Scanned::new();
+        json::scan_into(raw, &self.layout, &mut scanned).map_err(|e| match e {
             ScanError::NotJson(m) => {
                 Rejection::new(ErrorClass::NotJson, None, format!("not valid JSON: {m}"))
             }
@@ -471,7 +472,7 @@ impl Decoder {
             Some(slot) => self.monitoring_table(&scanned, slot)?,
         };
         let builder = &mut self.tables[which];
-        let mut cells: [Cell<'_>; json::MAX_SLOTS] = std::array::from_fn(|_| Cell::Null);
+        let mut cells: [Cell<'_>; json::MAX_SLOTS] = [const { Cell::Null }; json::MAX_SLOTS];
         let mut flags: Vec<&'static str> = Vec::new();
         check_schema_version(&scanned, builder.schema_version_slot)?;
         for (i, (spec, &slot)) in builder.fields.iter().zip(&builder.slots).enumerate() {

@@ -122,8 +122,38 @@ pub enum ScanError {
     NotObject(&'static str),
 }
 
+impl Scanned<'_> {
+    /// Nothing scanned yet.
+    pub fn new() -> Self {
+        Scanned { slots: [None; MAX_SLOTS], extra: Vec::new() }
+    }
+
+    fn clear(&mut self) {
+        self.slots = [None; MAX_SLOTS];
+        self.extra.clear();
+    }
+}
+
+impl Default for Scanned<'_> {
+    fn default() -> Self {
+        Scanned::new()
+    }
+}
+
 /// Scans `raw` as one JSON object against `layout`.
 pub fn scan<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanError> {
+    let mut out = Scanned::new();
+    scan_into(raw, layout, &mut out).map(|()| out)
+}
+
+/// [`scan`] into `out`, which is cleared first: the decoder keeps one on its
+/// stack frame instead of moving half a kilobyte of slots per record.
+pub fn scan_into<'de>(
+    raw: &'de [u8],
+    layout: &Layout,
+    out: &mut Scanned<'de>,
+) -> Result<(), ScanError> {
+    out.clear();
     let first = raw.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         // Tell "valid JSON of another type" from "not JSON".
@@ -138,22 +168,25 @@ pub fn scan<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanEr
             Err(e) => Err(ScanError::NotJson(e.to_string())),
         };
     }
-    match scan_flat(raw, layout) {
-        Some(out) => Ok(out),
-        None => scan_serde(raw, layout),
+    if scan_flat(raw, layout, out).is_some() {
+        return Ok(());
     }
+    out.clear();
+    scan_serde(raw, layout, out)
 }
 
 /// The general path of [`scan`]: serde_json, for every valid object and
 /// for the error text of an invalid one.
-fn scan_serde<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanError> {
-    let mut out = Scanned { slots: [None; MAX_SLOTS], extra: Vec::new() };
+fn scan_serde<'de>(
+    raw: &'de [u8],
+    layout: &Layout,
+    out: &mut Scanned<'de>,
+) -> Result<(), ScanError> {
     let mut de = serde_json::Deserializer::from_slice(raw);
-    ObjectSeed { layout, out: &mut out }
+    ObjectSeed { layout, out }
         .deserialize(&mut de)
         .and_then(|()| de.end())
-        .map_err(|e| ScanError::NotJson(e.to_string()))?;
-    Ok(out)
+        .map_err(|e| ScanError::NotJson(e.to_string()))
 }
 
 struct ObjectSeed<'a, 'de> {
@@ -246,7 +279,7 @@ impl Value<'_> {
 /// producers send almost always. Anything else (escapes, nested values,
 /// control characters, invalid UTF-8 or JSON) returns `None`, and serde_json
 /// scans the record instead, so results and error texts are the same either way.
-fn scan_flat<'de>(raw: &'de [u8], layout: &Layout) -> Option<Scanned<'de>> {
+fn scan_flat<'de>(raw: &'de [u8], layout: &Layout, out: &mut Scanned<'de>) -> Option<()> {
     let text = std::str::from_utf8(raw).ok()?;
     let b = text.as_bytes();
     let ws = |mut i: usize| {
@@ -257,14 +290,8 @@ fn scan_flat<'de>(raw: &'de [u8], layout: &Layout) -> Option<Scanned<'de>> {
     };
     // A string without escapes starting at `i` (a quote): the index after it.
     let string = |i: usize| -> Option<usize> {
-        let mut j = i + 1;
-        loop {
-            match *b.get(j)? {
-                b'"' => return Some(j + 1),
-                b'\\' | 0..=0x1f => return None,
-                _ => j += 1,
-            }
-        }
+        let j = string_stop(b, i + 1)?;
+        (b[j] == b'"').then_some(j + 1)
     };
     let digits = |mut j: usize| {
         let start = j;
@@ -288,14 +315,13 @@ fn scan_flat<'de>(raw: &'de [u8], layout: &Layout) -> Option<Scanned<'de>> {
         Some(j)
     };
     let literal = |i: usize, word: &[u8]| b[i..].starts_with(word).then_some(i + word.len());
-    let mut out = Scanned { slots: [None; MAX_SLOTS], extra: Vec::new() };
     let mut i = ws(0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
     i = ws(i + 1);
     if b.get(i) == Some(&b'}') {
-        return (ws(i + 1) == b.len()).then_some(out);
+        return (ws(i + 1) == b.len()).then_some(());
     }
     loop {
         if b.get(i) != Some(&b'"') {
@@ -324,10 +350,36 @@ fn scan_flat<'de>(raw: &'de [u8], layout: &Layout) -> Option<Scanned<'de>> {
         i = ws(end);
         match b.get(i) {
             Some(b',') => i = ws(i + 1),
-            Some(b'}') => return (ws(i + 1) == b.len()).then_some(out),
+            Some(b'}') => return (ws(i + 1) == b.len()).then_some(()),
             _ => return None,
         }
     }
+}
+
+/// The first byte at or after `from` that ends a string without escapes
+/// or rules it out: a quote, a backslash or a control character. Strings are
+/// most of a record's bytes, so they are searched eight bytes at a time.
+fn string_stop(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Flags the bytes of `x` that are zero (`below(x, 1)`) or below `n`
+    // (n <= 128). Borrows can flag bytes above the first true one, never
+    // below it, so the lowest flag is exact.
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
+    let mut j = from;
+    while let Some(chunk) = b.get(j..j + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if hits != 0 {
+            return Some(j + (hits.trailing_zeros() / 8) as usize);
+        }
+        j += 8;
+    }
+    b.get(j..)?.iter().position(|c| matches!(c, b'"' | b'\\' | 0..=0x1f)).map(|k| j + k)
 }
 
 /// Interprets a raw value (already known to be valid JSON).
@@ -357,6 +409,16 @@ pub fn value(s: &str) -> Value<'_> {
 mod tests {
     use super::*;
 
+    fn flat_path<'de>(raw: &'de [u8], layout: &Layout) -> Option<Scanned<'de>> {
+        let mut out = Scanned::new();
+        scan_flat(raw, layout, &mut out).map(|()| out)
+    }
+
+    fn serde<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanError> {
+        let mut out = Scanned::new();
+        scan_serde(raw, layout, &mut out).map(|()| out)
+    }
+
     #[test]
     fn the_layout_index_finds_every_known_key_and_no_other() {
         for topic in crate::spec::Topic::ALL {
@@ -383,6 +445,33 @@ mod tests {
             assert_eq!(layout.slot(name), Some(slot));
         }
         assert_eq!(layout.slot("nothing"), None);
+    }
+
+    #[test]
+    fn string_stop_finds_the_first_quote_backslash_or_control_byte() {
+        let naive = |b: &[u8], from: usize| {
+            b[from..].iter().position(|c| matches!(c, b'"' | b'\\' | 0..=0x1f)).map(|k| from + k)
+        };
+        let fillers: [&[u8]; 4] = [b"a", "é".as_bytes(), b"\x7f", "统".as_bytes()];
+        for stop in [b'"', b'\\', 0u8, b'\n', 0x1f, 0x20, b'!', b'#', b'[', b']', 0x80, 0xff] {
+            for filler in fillers {
+                for len in 0..40 {
+                    let mut text: Vec<u8> = filler.repeat(len);
+                    text.push(stop);
+                    text.extend_from_slice(b"\"tail");
+                    for from in 0..text.len().min(12) {
+                        assert_eq!(
+                            string_stop(&text, from),
+                            naive(&text, from),
+                            "{text:?} from {from}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(string_stop(b"abc", 0), None);
+        assert_eq!(string_stop(b"", 0), None);
+        assert_eq!(string_stop(b"ab", 5), None);
     }
 
     #[test]
@@ -422,9 +511,9 @@ mod tests {
             r#"{"a":0,"b":-12,"c":1.25E-2}"#,
         ];
         for text in flat {
-            let fast = scan_flat(text.as_bytes(), &layout);
+            let fast = flat_path(text.as_bytes(), &layout);
             assert!(fast.is_some(), "{text} takes the flat path");
-            assert_eq!(fast, scan_serde(text.as_bytes(), &layout).ok(), "{text}");
+            assert_eq!(fast, serde(text.as_bytes(), &layout).ok(), "{text}");
         }
         // Escapes, nesting, and everything invalid go to serde_json.
         let aside: [&[u8]; 14] = [
@@ -444,7 +533,7 @@ mod tests {
             b"{\"a\":1}\x0c",
         ];
         for raw in aside {
-            assert_eq!(scan_flat(raw, &layout), None, "{}", String::from_utf8_lossy(raw));
+            assert_eq!(flat_path(raw, &layout), None, "{}", String::from_utf8_lossy(raw));
         }
         assert!(scan(br#"{"a":01}"#, &layout).is_err());
         assert_eq!(scan(br#"{"a":"x\"y"}"#, &layout).unwrap().slots[0], Some(r#""x\"y""#));
