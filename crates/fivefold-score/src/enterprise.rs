@@ -280,7 +280,7 @@ impl Enterprise {
     pub fn score<'a>(&'a self, m: &RiskModel, t: i64) -> Option<Score<'a>> {
         let v = self.version_at(t)?;
         let mut contribs: Vec<(&'a str, f64, Vec<&'a str>)> = Vec::new();
-        let mut add = |rule: &'a str, points: f64, ids: &'a [String]| {
+        let mut add = |rule: &'a str, points: f64, ids: &mut dyn Iterator<Item = &'a String>| {
             if points.abs() < 1e-9 {
                 return;
             }
@@ -293,9 +293,7 @@ impl Enterprise {
                         }
                     }
                 }
-                None => {
-                    contribs.push((rule, points, ids.iter().take(10).map(String::as_str).collect()))
-                }
+                None => contribs.push((rule, points, ids.take(10).map(String::as_str).collect())),
             }
         };
         let mut time_varying = false;
@@ -306,7 +304,7 @@ impl Enterprise {
         let mut inherent = 0.0;
         let mut part = |rule: &'static str, p: f64, total: &mut f64| {
             *total += p;
-            add(rule, p, ids);
+            add(rule, p, &mut ids.iter());
         };
         if (1..=4).contains(&v.major_hazard_level) {
             let extra = (inh.extra_unit_points * (v.major_hazard_units - 1).max(0) as f64)
@@ -342,7 +340,7 @@ impl Enterprise {
             let p = c.at_time(t);
             if p > 0.0 {
                 fam[family_index(c.family)] += p;
-                add(&c.rule, p, &c.event_ids);
+                add(&c.rule, p, &mut c.event_ids.iter());
                 if c.half_life > 0 && p > 1e-3 {
                     time_varying = true;
                 }
@@ -363,8 +361,8 @@ impl Enterprise {
             }
         }
         let (offline, flat) = (offline.min(mon.offline_max), flat.min(mon.flatline_max));
-        add("MON-OFFLINE", offline, &[]);
-        add("MON-FLATLINE", flat, &[]);
+        add("MON-OFFLINE", offline, &mut std::iter::empty());
+        add("MON-FLATLINE", flat, &mut std::iter::empty());
         fam[0] += offline + flat;
 
         // Hazard state.
@@ -383,7 +381,7 @@ impl Enterprise {
             let ids = std::slice::from_ref(&h.event_id);
             if h.major {
                 majors += 1;
-                major_ids.push(h.event_id.as_str());
+                major_ids.push(&h.event_id);
                 if overdue && !overrides.contains(&"OVR-MAJOR-OVERDUE") {
                     overrides.push("OVR-MAJOR-OVERDUE");
                     floor = floor.max(3);
@@ -393,22 +391,18 @@ impl Enterprise {
                 let p =
                     (hz.overdue_points + hz.overdue_points_per_day * days).min(hz.overdue_max_each);
                 fam[1] += p;
-                add("HAZ-OVERDUE", p, ids);
+                add("HAZ-OVERDUE", p, &mut ids.iter());
             } else if h.found_by_self {
                 fam[1] += hz.open_self_points;
-                add("HAZ-OPEN-SELF", hz.open_self_points, ids);
+                add("HAZ-OPEN-SELF", hz.open_self_points, &mut ids.iter());
             } else {
                 fam[1] += hz.open_points;
-                add("HAZ-OPEN", hz.open_points, ids);
+                add("HAZ-OPEN", hz.open_points, &mut ids.iter());
             }
         }
         let major_points = (hz.open_major_points * majors as f64).min(hz.open_major_max);
         fam[1] += major_points;
-        // Last use of `add`; the ids are gathered here, not in one slice of self.
-        if major_points.abs() >= 1e-9 {
-            major_ids.truncate(10);
-            contribs.push(("HAZ-OPEN-MAJOR", major_points, major_ids));
-        }
+        add("HAZ-OPEN-MAJOR", major_points, &mut major_ids.into_iter());
 
         let caps = [mon.cap, hz.cap, m.families.enforcement_cap, m.families.rescue_cap];
         for (f, cap) in fam.iter_mut().zip(caps) {
