@@ -7,6 +7,7 @@
 //! the rows the scorer emits, and its snapshots, never depend on a hash seed.
 //! Keys are never removed: a shard's enterprises and points live as long as it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -54,14 +55,21 @@ impl<V> Keyed<V> {
         &mut self.values[at]
     }
 
+    /// Positions in key order: `order` when no insertion has outdated it.
+    fn sorted(&self) -> Cow<'_, [u32]> {
+        if self.order.len() == self.values.len() {
+            return Cow::Borrowed(&self.order);
+        }
+        let mut o: Vec<u32> = (0..self.values.len() as u32).collect();
+        o.sort_unstable_by(|a, b| self.keys[*a as usize].cmp(&self.keys[*b as usize]));
+        Cow::Owned(o)
+    }
+
     /// Brings `order` up to date after insertions.
     fn sort(&mut self) {
-        if self.order.len() == self.values.len() {
-            return;
+        if let Cow::Owned(o) = self.sorted() {
+            self.order = o;
         }
-        self.order = (0..self.values.len() as u32).collect();
-        let keys = &self.keys;
-        self.order.sort_unstable_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
     }
 
     /// Calls `f` on every key and value, in key order.
@@ -80,13 +88,7 @@ impl<V> Keyed<V> {
     /// Every key and value, in key order. Takes `&self`, so it sorts a copy
     /// of the order when insertions have outdated it (rare: at end of input).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
-        let order: std::borrow::Cow<'_, [u32]> = if self.order.len() == self.values.len() {
-            std::borrow::Cow::Borrowed(&self.order)
-        } else {
-            let mut o: Vec<u32> = (0..self.values.len() as u32).collect();
-            o.sort_unstable_by(|a, b| self.keys[*a as usize].cmp(&self.keys[*b as usize]));
-            std::borrow::Cow::Owned(o)
-        };
+        let order = self.sorted();
         (0..order.len()).map(move |i| {
             let at = order[i] as usize;
             (&*self.keys[at], &self.values[at])
