@@ -308,10 +308,8 @@ fn read_chunk(
     summary: &mut ReplaySummary,
 ) -> Result<()> {
     let seen_at = now_ms();
-    let mut records = 0u64;
-    let mut bytes = 0u64;
-    let mut rejected: BTreeMap<ErrorClass, u64> = BTreeMap::new();
-    while records < batch_rows as u64 {
+    let mut chunk = Chunk::default();
+    while chunk.records < batch_rows as u64 {
         // A line that lies whole in the reader's buffer (nearly every one) is
         // validated where it lies; a line that spans the buffer's end is
         // gathered into `line` first.
@@ -325,14 +323,10 @@ fn read_chunk(
             let (raw, consumed) = (&avail[..i], i + 1);
             src.next_line += 1;
             src.byte_offset += consumed as u64;
-            let rec =
+            let pushed =
                 push_line(src.topic, &src.name, &mut src.decoder, raw, raw.len(), line_no, seen_at);
             src.reader.consume(consumed);
-            if let Some((len, outcome)) = rec {
-                records += 1;
-                bytes += len as u64;
-                tally(outcome, summary, &mut rejected);
-            }
+            chunk.count(pushed, summary);
             continue;
         }
         let (consumed, len) = read_line_capped(&mut src.reader, line, MAX_LINE_BYTES)
@@ -344,14 +338,10 @@ fn read_chunk(
         let line_no = src.next_line;
         src.next_line += 1;
         src.byte_offset += consumed as u64;
-        if let Some((len, outcome)) =
-            push_line(src.topic, &src.name, &mut src.decoder, line, len, line_no, seen_at)
-        {
-            records += 1;
-            bytes += len as u64;
-            tally(outcome, summary, &mut rejected);
-        }
+        let pushed = push_line(src.topic, &src.name, &mut src.decoder, line, len, line_no, seen_at);
+        chunk.count(pushed, summary);
     }
+    let Chunk { records, bytes, rejected } = chunk;
     summary.records += records;
     let topic = src.topic.name();
     metrics::counter!(metric::RECORDS_RECEIVED_TOTAL, "topic" => topic).increment(records);
@@ -398,10 +388,24 @@ fn push_line(
     Some((len, outcome))
 }
 
-fn tally(outcome: Outcome, summary: &mut ReplaySummary, rejected: &mut BTreeMap<ErrorClass, u64>) {
-    match outcome {
-        Outcome::Accepted(t) => *summary.accepted.entry(t).or_default() += 1,
-        Outcome::Rejected(r) => *rejected.entry(r.class).or_default() += 1,
+/// What one chunk of a file held.
+#[derive(Default)]
+struct Chunk {
+    records: u64,
+    bytes: u64,
+    rejected: BTreeMap<ErrorClass, u64>,
+}
+
+impl Chunk {
+    /// Counts what [`push_line`] did with one line.
+    fn count(&mut self, pushed: Option<(usize, Outcome)>, summary: &mut ReplaySummary) {
+        let Some((len, outcome)) = pushed else { return };
+        self.records += 1;
+        self.bytes += len as u64;
+        match outcome {
+            Outcome::Accepted(t) => *summary.accepted.entry(t).or_default() += 1,
+            Outcome::Rejected(r) => *self.rejected.entry(r.class).or_default() += 1,
+        }
     }
 }
 
