@@ -457,7 +457,7 @@ impl Decoder {
             return Err(too_large(raw.len(), None));
         }
         let mut scanned = Scanned::new();
-        json::scan_into(raw, &self.layout, &mut scanned).map_err(|e| match e {
+        json::scan(raw, &self.layout, &mut scanned).map_err(|e| match e {
             ScanError::NotJson(m) => {
                 Rejection::new(ErrorClass::NotJson, None, format!("not valid JSON: {m}"))
             }

@@ -140,19 +140,10 @@ impl Default for Scanned<'_> {
     }
 }
 
-/// Scans `raw` as one JSON object against `layout`.
-pub fn scan<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanError> {
-    let mut out = Scanned::new();
-    scan_into(raw, layout, &mut out).map(|()| out)
-}
-
-/// [`scan`] into `out`, which is cleared first: the decoder keeps one on its
-/// stack frame instead of moving half a kilobyte of slots per record.
-pub fn scan_into<'de>(
-    raw: &'de [u8],
-    layout: &Layout,
-    out: &mut Scanned<'de>,
-) -> Result<(), ScanError> {
+/// Scans `raw` as one JSON object against `layout` into `out`, which is
+/// cleared first: the decoder keeps one on its stack frame instead of moving
+/// half a kilobyte of slots per record.
+pub fn scan<'de>(raw: &'de [u8], layout: &Layout, out: &mut Scanned<'de>) -> Result<(), ScanError> {
     out.clear();
     let first = raw.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
@@ -409,6 +400,11 @@ pub fn value(s: &str) -> Value<'_> {
 mod tests {
     use super::*;
 
+    fn scanned<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanError> {
+        let mut out = Scanned::new();
+        scan(raw, layout, &mut out).map(|()| out)
+    }
+
     fn flat_path<'de>(raw: &'de [u8], layout: &Layout) -> Option<Scanned<'de>> {
         let mut out = Scanned::new();
         scan_flat(raw, layout, &mut out).map(|()| out)
@@ -491,7 +487,7 @@ mod tests {
     fn scans_known_and_unknown_keys() {
         let layout = Layout::new(["a", "b"]);
         let raw = br#" {"a": 1, "zz": {"x": [1,2]}, "b": "h\u00e9", "a\n": null} "#;
-        let s = scan(raw, &layout).unwrap();
+        let s = scanned(raw, &layout).unwrap();
         assert_eq!(s.slots[0], Some("1"));
         assert_eq!(value(s.slots[1].unwrap()), Value::Str(Cow::Owned("hé".into())));
         assert_eq!(s.extra.len(), 2);
@@ -535,18 +531,18 @@ mod tests {
         for raw in aside {
             assert_eq!(flat_path(raw, &layout), None, "{}", String::from_utf8_lossy(raw));
         }
-        assert!(scan(br#"{"a":01}"#, &layout).is_err());
-        assert_eq!(scan(br#"{"a":"x\"y"}"#, &layout).unwrap().slots[0], Some(r#""x\"y""#));
+        assert!(scanned(br#"{"a":01}"#, &layout).is_err());
+        assert_eq!(scanned(br#"{"a":"x\"y"}"#, &layout).unwrap().slots[0], Some(r#""x\"y""#));
     }
 
     #[test]
     fn tells_not_json_from_not_object() {
         let layout = Layout::new(["a"]);
-        assert_eq!(scan(b"[1,2]", &layout).unwrap_err(), ScanError::NotObject("an array"));
-        assert_eq!(scan(b" 42", &layout).unwrap_err(), ScanError::NotObject("a number"));
-        assert!(matches!(scan(b"{\"a\":", &layout), Err(ScanError::NotJson(_))));
-        assert!(matches!(scan(b"{\"a\":1} x", &layout), Err(ScanError::NotJson(_))));
-        assert!(matches!(scan(b"", &layout), Err(ScanError::NotJson(_))));
-        assert!(matches!(scan(b"{\"a\":\"\xff\"}", &layout), Err(ScanError::NotJson(_))));
+        assert_eq!(scanned(b"[1,2]", &layout).unwrap_err(), ScanError::NotObject("an array"));
+        assert_eq!(scanned(b" 42", &layout).unwrap_err(), ScanError::NotObject("a number"));
+        assert!(matches!(scanned(b"{\"a\":", &layout), Err(ScanError::NotJson(_))));
+        assert!(matches!(scanned(b"{\"a\":1} x", &layout), Err(ScanError::NotJson(_))));
+        assert!(matches!(scanned(b"", &layout), Err(ScanError::NotJson(_))));
+        assert!(matches!(scanned(b"{\"a\":\"\xff\"}", &layout), Err(ScanError::NotJson(_))));
     }
 }
