@@ -92,10 +92,10 @@ pub(crate) async fn sql_rows(
     let Ok(statement) = state.sql_to_statement(sql, &dialect) else {
         return small_rows(ctx, sql, max).await; // fivefold-query words the syntax error
     };
-    fivefold_query::shape::check(&statement)?;
     if !matches!(&statement, DfStatement::Statement(s) if matches!(**s, SqlStatement::Query(_))) {
-        return small_rows(ctx, sql, max).await;
+        return small_rows(ctx, sql, max).await; // fivefold-query checks its shape
     }
+    fivefold_query::shape::check(&statement)?;
     let plan = match state.statement_to_plan(statement).await {
         Ok(plan) if read_only().verify_plan(&plan).is_ok() => plan,
         _ => {

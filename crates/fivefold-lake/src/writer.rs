@@ -47,7 +47,7 @@ const DISTINCT_COLUMNS: [&str; 5] = ["event_id", "event_time", "value", "_line",
 const RISING_COLUMNS: [&str; 3] = ["event_time", "_line", "_offset"];
 
 /// The Parquet settings of every file the lake writes.
-pub(crate) fn writer_properties(opts: &WriterOptions) -> WriterProperties {
+fn writer_properties(opts: &WriterOptions) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level).unwrap_or_default()))
         .set_max_row_group_row_count(Some(opts.row_group_rows));
