@@ -2,7 +2,6 @@
 //! equal those of `/api/v1/risk/enterprises`, and a screenshot is saved to
 //! `target/dashboard.png` for people to look at.
 
-use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,15 +17,6 @@ fn chromium() -> PathBuf {
         "Chromium is needed for the dashboard test: apt-get install chromium (bash .ci/run does)"
     );
     p
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
 }
 
 pub(crate) fn headless(url: &str, extra: &[&str], profile: &Path) -> String {

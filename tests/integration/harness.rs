@@ -3,11 +3,34 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+thread_local! {
+    /// Environment every command of this test thread gets (the object-store
+    /// credentials and endpoint of a test whose lake is in a bucket).
+    static STORE_ENV: std::cell::RefCell<Vec<(String, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Gives every later command of this test (thread) the variables `env`.
+pub(crate) fn use_store_env(env: Vec<(String, String)>) {
+    STORE_ENV.with(|e| *e.borrow_mut() = env);
+}
+
 /// The binary under test.
 pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_fivefold"));
     c.env_remove("FIVEFOLD_LOG");
+    STORE_ENV.with(|e| c.envs(e.borrow().iter().map(|(k, v)| (k, v))));
     c
+}
+
+/// The body of `GET path` on a local port, if it answered.
+pub(crate) fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
 }
 
 /// Runs the binary to completion and returns stdout; fails with stderr.

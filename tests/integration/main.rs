@@ -9,6 +9,9 @@ mod config;
 mod harness;
 mod kafka;
 mod kpi;
+#[path = "../support/moto.rs"]
+mod moto;
 mod replay;
 mod runs;
+mod s3;
 mod scoring;

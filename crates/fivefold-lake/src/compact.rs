@@ -16,18 +16,19 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use arrow::compute::cast;
 use arrow::datatypes::SchemaRef;
+use bytes::Bytes;
 use fivefold_model::Table;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, IoContext, Result};
-use crate::log::{self, AddFile, CommitEntry};
+use crate::log::{self, AddFile, CommitEntry, TRASH_DIR};
 use crate::writer::{Lake, now_ms};
 
 /// What to compact and how long to keep what it replaced.
@@ -149,8 +150,8 @@ impl Lake {
                 let mut out = self.create_file(g.table, g.date)?;
                 let schema = g.table.schema();
                 for f in &g.files {
-                    let src = self.locate_file(f)?;
-                    let rows = copy_rows(&src, &schema, &mut |b| {
+                    let (src, bytes) = self.read_file(f)?;
+                    let rows = copy_rows(&src, bytes, &schema, &mut |b| {
                         out.writer.write(&b).map_err(|source| Error::Parquet {
                             path: self.root().join(&out.staged_rel),
                             source,
@@ -183,17 +184,15 @@ impl Lake {
                 removes,
                 sources: BTreeMap::new(),
                 state: BTreeMap::new(),
+                owners: BTreeMap::new(),
             };
             let trash = entry.removes.clone();
             let info = self.publish(entry, started)?;
             // Losing this list (a crash right here) only leaves the replaced
             // files on disk; they are unreferenced and harmless.
-            let dir = self.layout().trash();
-            fs::create_dir_all(&dir).ctx("create directory", &dir)?;
-            let list = dir.join(format!("{:020}.json", info.version));
-            let tmp = dir.join(format!(".tmp-{}", self.writer_id()));
-            fs::write(&tmp, log::to_json(&trash)).ctx("write", &tmp)?;
-            fs::rename(&tmp, &list).ctx("rename", &list)?;
+            let list = format!("{TRASH_DIR}/{:020}.json", info.version);
+            let tmp = format!(".tmp-{}", self.writer_id());
+            self.layout().put(&list, log::to_json(&trash), &tmp)?;
             report.commits += 1;
         }
         report.deleted = self.purge_trash(opts.retain)?;
@@ -201,51 +200,46 @@ impl Lake {
         Ok(report)
     }
 
-    fn locate_file(&self, f: &AddFile) -> Result<std::path::PathBuf> {
-        self.layout().locate(&f.path, &f.staged).ok_or_else(|| Error::MissingFile {
-            version: self.state().version,
-            path: f.path.clone(),
-        })
+    /// Where a committed file is, and (in object storage) its bytes.
+    fn read_file(&self, f: &AddFile) -> Result<(PathBuf, Option<Bytes>)> {
+        let missing = || Error::MissingFile { version: self.state().version, path: f.path.clone() };
+        let layout = self.layout();
+        if layout.remote.is_none() {
+            return layout.locate(&f.path, &f.staged).map(|p| (p, None)).ok_or_else(missing);
+        }
+        for rel in [&f.path, &f.staged] {
+            if let Some(bytes) = layout.read(rel)? {
+                return Ok((layout.show(rel), Some(Bytes::from(bytes))));
+            }
+        }
+        Err(missing())
     }
 
     /// Deletes the files listed in trash lists older than `retain`; returns
     /// how many it deleted.
     fn purge_trash(&self, retain: Duration) -> Result<usize> {
-        let dir = self.layout().trash();
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e).ctx("read directory", &dir),
-        };
+        let layout = self.layout();
         let mut deleted = 0;
-        for item in rd {
-            let list = item.ctx("read directory", &dir)?.path();
-            if list.extension().is_none_or(|e| e != "json") {
+        for (name, modified) in layout.list(TRASH_DIR)? {
+            if !name.ends_with(".json") || name.contains('/') {
                 continue;
             }
-            let aged = fs::metadata(&list)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age >= retain);
-            if !aged {
+            if !modified.elapsed().is_ok_and(|age| age >= retain) {
                 continue;
             }
-            let bytes = fs::read(&list).ctx("read", &list)?;
+            let list = format!("{TRASH_DIR}/{name}");
+            let Some(bytes) = layout.read(&list)? else { continue };
             let Ok(paths) = serde_json::from_slice::<Vec<String>>(&bytes) else {
-                // Not written by a compaction (they rename whole lists into
+                // Not written by a compaction (they put whole lists into
                 // place): what it names cannot be trusted, so nothing is deleted.
-                tracing::warn!(list = %list.display(), "Ignoring a damaged trash list.");
+                tracing::warn!(list = %layout.show(&list).display(), "Ignoring a damaged trash list.");
                 continue;
             };
             for p in paths.iter().filter(|p| !self.state().files.contains_key(*p)) {
-                match fs::remove_file(self.root().join(p)) {
-                    Ok(()) => deleted += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e).ctx("remove", self.root().join(p)),
-                }
+                layout.delete(p)?;
+                deleted += 1;
             }
-            fs::remove_file(&list).ctx("remove", &list)?;
+            layout.delete(&list)?;
         }
         Ok(deleted)
     }
@@ -256,14 +250,20 @@ impl Lake {
 /// null, a column of another type is cast. Returns the rows read.
 fn copy_rows(
     path: &Path,
+    bytes: Option<Bytes>,
     schema: &SchemaRef,
     sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<u64> {
     let bad = |message: String| Error::Compact { path: path.to_path_buf(), message };
-    let file = fs::File::open(path).ctx("open", path)?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.with_batch_size(64 * 1024).build())
-        .map_err(|source| Error::Parquet { path: path.to_path_buf(), source })?;
+    let parquet = |source| Error::Parquet { path: path.to_path_buf(), source };
+    let reader = match bytes {
+        Some(bytes) => ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.with_batch_size(64 * 1024).build())
+            .map_err(parquet)?,
+        None => ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).ctx("open", path)?)
+            .and_then(|b| b.with_batch_size(64 * 1024).build())
+            .map_err(parquet)?,
+    };
     let mut rows = 0;
     for batch in reader {
         let batch = batch.map_err(|e| bad(e.to_string()))?;

@@ -16,6 +16,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An object-store operation failed (after the store's own retries).
+    #[error("{op} {path}: {message}")]
+    Store {
+        /// What was being done ("read", "create", "upload", ...).
+        op: &'static str,
+        /// The object's URL.
+        path: String,
+        /// The store's error.
+        message: String,
+    },
+    /// The operation needs the lake on a local file system.
+    #[error("{what} works on a lake in a local folder only, and {lake} is in object storage")]
+    LocalOnly {
+        /// What was asked.
+        what: &'static str,
+        /// The lake.
+        lake: String,
+    },
     /// Encoding a Parquet file failed.
     #[error("writing parquet file {path}: {source}")]
     Parquet {

@@ -23,31 +23,60 @@ pub mod log;
 mod metrics;
 mod repair;
 pub mod snapshot;
+mod store;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use compact::{CompactOptions, CompactPlan, CompactReport};
 pub use error::{Error, Result};
 pub use log::{LakeState, SourcePosition};
 pub use repair::{RepairReport, repair};
 pub use snapshot::{LakeFile, Snapshot};
+pub use store::{ObjectLake, is_object_url};
 pub use writer::{CommitInfo, Lake, WriterOptions};
 
-/// Reads the committed files of the lake at `root` (no writes, no locks).
+/// Reads the committed files of the lake at `root`, a folder or
+/// `s3://bucket/prefix` (no writes, no locks).
 ///
 /// A file of the newest commit that its writer has not yet linked into the
 /// table folder is read from its staged place, so a reader never sees half a
 /// commit. An empty or missing lake is an empty snapshot.
 pub fn read_snapshot(root: &Path) -> Result<Snapshot> {
-    let layout = log::Layout { root: root.to_path_buf() };
+    let layout = log::Layout::open(root)?;
     let state = log::replay(&layout)?;
     let mut files = Vec::with_capacity(state.files.len());
+    // In object storage, one listing of the staging folder tells which files
+    // may not be in place yet; only those are looked up one by one.
+    let staged: Option<std::collections::HashSet<String>> = match &layout.remote {
+        Some(r) => Some(
+            r.list("_fivefold/staging")?
+                .into_iter()
+                .map(|(n, _)| format!("_fivefold/staging/{n}"))
+                .collect(),
+        ),
+        None => None,
+    };
     for f in state.files.values() {
-        let Some(location) = layout.locate(&f.path, &f.staged) else {
-            return Err(Error::MissingFile { version: state.version, path: f.path.clone() });
+        let location = match (&layout.remote, &staged) {
+            (Some(r), Some(staged)) => {
+                let rel = if staged.contains(&f.staged) && !r.exists(&f.path)? {
+                    &f.staged
+                } else {
+                    &f.path
+                };
+                PathBuf::from(r.object_path(rel))
+            }
+            _ => {
+                let Some(location) = layout.locate(&f.path, &f.staged) else {
+                    return Err(Error::MissingFile {
+                        version: state.version,
+                        path: f.path.clone(),
+                    });
+                };
+                std::path::absolute(&location).unwrap_or(location)
+            }
         };
-        let location = std::path::absolute(&location).unwrap_or(location);
         files.push(LakeFile {
             table: f.table.clone(),
             date: f.date,
@@ -57,5 +86,5 @@ pub fn read_snapshot(root: &Path) -> Result<Snapshot> {
         });
     }
     files.sort_by(|a, b| (&a.table, a.date, &a.location).cmp(&(&b.table, b.date, &b.location)));
-    Ok(Snapshot { version: state.version, files })
+    Ok(Snapshot { version: state.version, files, store: layout.remote })
 }

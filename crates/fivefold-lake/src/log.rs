@@ -13,10 +13,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+use crate::store::{ObjectLake, is_object_url, scratch_dir};
 
 /// Versions between two checkpoints.
 pub const CHECKPOINT_INTERVAL: u64 = 50;
@@ -61,6 +63,16 @@ pub struct StateRef {
     pub staged: String,
 }
 
+/// The writer that owns a source (a Kafka partition), and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// The owning writer's id.
+    pub writer: String,
+    /// Rises by one with every claim of the source: the ownership epoch that
+    /// fences the previous owner's commits.
+    pub epoch: u64,
+}
+
 /// One commit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommitEntry {
@@ -84,6 +96,9 @@ pub struct CommitEntry {
     /// Operator state as of this commit (only the keys it replaced).
     #[serde(default)]
     pub state: BTreeMap<String, StateRef>,
+    /// Sources this commit claims for its writer (after a rebalance).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<String, Owner>,
 }
 
 /// The lake as of one version: the replay of the log up to it.
@@ -97,6 +112,9 @@ pub struct LakeState {
     pub sources: BTreeMap<String, SourcePosition>,
     /// Every state blob.
     pub state: BTreeMap<String, StateRef>,
+    /// The owner of every claimed source.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub owners: BTreeMap<String, Owner>,
 }
 
 impl LakeState {
@@ -110,18 +128,36 @@ impl LakeState {
         }
         self.sources.extend(e.sources.iter().map(|(k, v)| (k.clone(), *v)));
         self.state.extend(e.state.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.owners.extend(e.owners.iter().map(|(k, v)| (k.clone(), v.clone())));
         self.version = e.version;
     }
 }
 
-/// Paths inside `<lake>/_fivefold/`.
+/// Where the lake's files are, and how to reach them.
+///
+/// For a lake in a local folder, everything is under `root`. For a lake in
+/// object storage, the log, state, trash lists and data are in the bucket,
+/// and `root` is the local scratch folder writers stage files in before they
+/// upload them (the same `_fivefold/staging/<writer>/` layout as a local lake).
 #[derive(Debug, Clone)]
 pub struct Layout {
-    /// The lake root.
+    /// The lake root, or the local scratch folder of an object-store lake.
     pub root: PathBuf,
+    /// The bucket, for a lake in object storage.
+    pub remote: Option<ObjectLake>,
 }
 
 impl Layout {
+    /// The layout of the lake at `root`: a folder, or `s3://bucket/prefix`.
+    pub fn open(root: &Path) -> Result<Layout> {
+        if !is_object_url(root) {
+            return Ok(Layout { root: root.to_path_buf(), remote: None });
+        }
+        let url = root.to_string_lossy();
+        let remote = ObjectLake::open(&url)?;
+        Ok(Layout { root: scratch_dir(&remote.url()), remote: Some(remote) })
+    }
+
     /// Where a committed file is: its final path, or its staged path when the
     /// commit that listed it was interrupted before linking it into place;
     /// `None` when neither exists.
@@ -141,33 +177,115 @@ impl Layout {
     pub fn staging(&self) -> PathBuf {
         self.meta().join("staging")
     }
-    /// `<lake>/_fivefold/trash`: lists of files compactions replaced.
-    pub fn trash(&self) -> PathBuf {
-        self.meta().join("trash")
+    /// The log file of a version, relative to the lake root.
+    pub fn entry(&self, version: u64) -> String {
+        format!("{LOG_DIR}/{version:020}.json")
     }
-    /// The log file of a version.
-    pub fn entry(&self, version: u64) -> PathBuf {
-        self.log_dir().join(format!("{version:020}.json"))
+    /// The checkpoint file of a version, relative to the lake root.
+    pub fn checkpoint(&self, version: u64) -> String {
+        format!("{LOG_DIR}/{version:020}.checkpoint.json")
     }
-    /// The checkpoint file of a version.
-    pub fn checkpoint(&self, version: u64) -> PathBuf {
-        self.log_dir().join(format!("{version:020}.checkpoint.json"))
+
+    /// Where `rel` is, for messages: a local path or an object URL.
+    pub fn show(&self, rel: &str) -> PathBuf {
+        match &self.remote {
+            Some(r) => PathBuf::from(format!("{}/{rel}", r.url())),
+            None => self.root.join(rel),
+        }
+    }
+
+    /// Reads the file at `rel`; `None` when there is none.
+    pub(crate) fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+        if let Some(r) = &self.remote {
+            return r.read(rel);
+        }
+        let path = self.root.join(rel);
+        match fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).ctx("read", &path),
+        }
+    }
+
+    /// The files in the folder `dir` with their modification times (a
+    /// missing folder is empty). Local folders are listed one level deep,
+    /// object-store folders in full.
+    pub(crate) fn list(&self, dir: &str) -> Result<Vec<(String, SystemTime)>> {
+        if let Some(r) = &self.remote {
+            return r.list(dir);
+        }
+        let path = self.root.join(dir);
+        let rd = match fs::read_dir(&path) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).ctx("read directory", &path),
+        };
+        let mut out = Vec::new();
+        for item in rd {
+            let item = item.ctx("read directory", &path)?;
+            let Some(name) = item.file_name().to_str().map(str::to_owned) else { continue };
+            let modified = item.metadata().and_then(|m| m.modified()).unwrap_or(UNIX_EPOCH);
+            out.push((name, modified));
+        }
+        Ok(out)
+    }
+
+    /// Creates the file `rel` holding `bytes` unless it exists (the commit
+    /// point); false when it did. Locally through [`create_exclusive`] with
+    /// the temporary name `tmp_name`, in a bucket by the store's conditional create.
+    pub(crate) fn create(
+        &self,
+        rel: &str,
+        bytes: Vec<u8>,
+        tmp_name: &str,
+        durable: bool,
+    ) -> Result<bool> {
+        match &self.remote {
+            Some(r) => r.create(rel, bytes),
+            None => create_exclusive(&self.root.join(rel), &bytes, tmp_name, durable),
+        }
+    }
+
+    /// Writes the file `rel` whole (readers see the old file or the new one).
+    pub(crate) fn put(&self, rel: &str, bytes: Vec<u8>, tmp_name: &str) -> Result<()> {
+        if let Some(r) = &self.remote {
+            return r.put(rel, bytes);
+        }
+        let path = self.root.join(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).ctx("create directory", dir)?;
+        }
+        let tmp = path.with_file_name(tmp_name);
+        fs::write(&tmp, bytes).ctx("write", &tmp)?;
+        fs::rename(&tmp, &path).ctx("rename", &path)
+    }
+
+    /// Deletes the file `rel`; a missing one is fine.
+    pub(crate) fn delete(&self, rel: &str) -> Result<()> {
+        if let Some(r) = &self.remote {
+            return r.delete(rel);
+        }
+        let path = self.root.join(rel);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).ctx("remove", &path),
+        }
     }
 }
 
+/// The log folder, relative to the lake root.
+pub const LOG_DIR: &str = "_fivefold/log";
+/// The trash lists of compactions, relative to the lake root.
+pub const TRASH_DIR: &str = "_fivefold/trash";
+/// Committed state blobs, relative to the lake root.
+pub const STATE_DIR: &str = "_fivefold/state";
+
 /// Lists the committed versions and checkpoints in the log folder.
 pub(crate) fn list_log(layout: &Layout) -> Result<(Vec<u64>, Vec<u64>)> {
-    let dir = layout.log_dir();
     let mut entries = Vec::new();
     let mut checkpoints = Vec::new();
-    let rd = match fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((entries, checkpoints)),
-        Err(e) => return Err(e).ctx("read directory", &dir),
-    };
-    for item in rd {
-        let name = item.ctx("read directory", &dir)?.file_name();
-        let Some(name) = name.to_str() else { continue };
+    for (name, _) in layout.list(LOG_DIR)? {
         if let Some(v) = name.strip_suffix(".checkpoint.json") {
             if let Ok(v) = v.parse() {
                 checkpoints.push(v);
@@ -183,9 +301,15 @@ pub(crate) fn list_log(layout: &Layout) -> Result<(Vec<u64>, Vec<u64>)> {
     Ok((entries, checkpoints))
 }
 
-pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let bytes = fs::read(path).ctx("read", path)?;
-    parse_json(path, &bytes)
+/// Reads and parses the log file `rel`, which must exist.
+pub(crate) fn read_json<T: for<'de> Deserialize<'de>>(layout: &Layout, rel: &str) -> Result<T> {
+    match layout.read(rel)? {
+        Some(bytes) => parse_json(&layout.show(rel), &bytes),
+        None => Err(Error::CorruptLog {
+            path: layout.show(rel),
+            message: "it disappeared while the log was read".into(),
+        }),
+    }
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result<T> {
@@ -208,24 +332,24 @@ pub fn replay(layout: &Layout) -> Result<LakeState> {
     let (entries, checkpoints) = list_log(layout)?;
     let mut state = match checkpoints.last() {
         Some(&v) => {
-            let path = layout.checkpoint(v);
-            let s: LakeState = read_json(&path)?;
-            expect_version(&path, s.version, v)?;
+            let rel = layout.checkpoint(v);
+            let s: LakeState = read_json(layout, &rel)?;
+            expect_version(&layout.show(&rel), s.version, v)?;
             s
         }
         None => LakeState::default(),
     };
     let start = state.version;
     for v in entries.into_iter().filter(|v| *v > start) {
-        let path = layout.entry(v);
+        let rel = layout.entry(v);
         if v != state.version + 1 {
             return Err(Error::CorruptLog {
-                path,
+                path: layout.show(&rel),
                 message: format!("version {} is missing before it", state.version + 1),
             });
         }
-        let e: CommitEntry = read_json(&path)?;
-        expect_version(&path, e.version, v)?;
+        let e: CommitEntry = read_json(layout, &rel)?;
+        expect_version(&layout.show(&rel), e.version, v)?;
         state.apply(&e);
     }
     Ok(state)
@@ -235,12 +359,9 @@ pub fn replay(layout: &Layout) -> Result<LakeState> {
 pub fn catch_up(layout: &Layout, state: &mut LakeState) -> Result<()> {
     loop {
         let v = state.version + 1;
-        let path = layout.entry(v);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e).ctx("read", &path),
-        };
+        let rel = layout.entry(v);
+        let Some(bytes) = layout.read(&rel)? else { return Ok(()) };
+        let path = layout.show(&rel);
         let e: CommitEntry = parse_json(&path, &bytes)?;
         expect_version(&path, e.version, v)?;
         state.apply(&e);

@@ -36,7 +36,10 @@ pub struct RepairReport {
 /// later entry aside. A log with no damage is left untouched. Refuses while a
 /// writer holds the lake.
 pub fn repair(root: &Path) -> Result<RepairReport> {
-    let layout = Layout { root: root.to_path_buf() };
+    let layout = Layout::open(root)?;
+    if layout.remote.is_some() {
+        return Err(Error::LocalOnly { what: "lake repair", lake: root.display().to_string() });
+    }
     if let Some(id) = crate::writer::live_writer(&layout)? {
         return Err(Error::Busy { writer: id });
     }
@@ -46,8 +49,9 @@ pub fn repair(root: &Path) -> Result<RepairReport> {
     // The newest checkpoint that reads back whole is the starting point.
     let mut state = LakeState::default();
     for &v in checkpoints.iter().rev() {
-        let path = layout.checkpoint(v);
-        match log::read_json::<LakeState>(&path)
+        let rel = layout.checkpoint(v);
+        let path = layout.show(&rel);
+        match log::read_json::<LakeState>(&layout, &rel)
             .and_then(|s| log::expect_version(&path, s.version, v).map(|()| s))
         {
             Ok(s) => {
@@ -63,10 +67,11 @@ pub fn repair(root: &Path) -> Result<RepairReport> {
     let start = state.version;
     let mut cut = false;
     for v in entries.into_iter().filter(|v| *v > start) {
-        let path = layout.entry(v);
+        let rel = layout.entry(v);
+        let path = layout.show(&rel);
         if !cut {
             let read = if v == state.version + 1 {
-                log::read_json::<CommitEntry>(&path)
+                log::read_json::<CommitEntry>(&layout, &rel)
                     .and_then(|e| log::expect_version(&path, e.version, v).map(|()| e))
             } else {
                 Err(Error::CorruptLog {
@@ -89,7 +94,7 @@ pub fn repair(root: &Path) -> Result<RepairReport> {
     }
     // Checkpoints past the cut describe versions that no longer exist.
     for &v in checkpoints.iter().filter(|v| **v > state.version) {
-        let path = layout.checkpoint(v);
+        let path = layout.show(&layout.checkpoint(v));
         if !bad.contains(&path) {
             bad.push(path);
         }

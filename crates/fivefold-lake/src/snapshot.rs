@@ -10,7 +10,9 @@ pub struct LakeFile {
     /// The `date=` partition value as days since 1970-01-01 (UTC).
     pub date: i64,
     /// Where the bytes are now: the file's final path under the table folder,
-    /// or, while a commit is being rolled forward, its staged path. Absolute.
+    /// or, while a commit is being rolled forward, its staged path. Absolute
+    /// for a local lake; for a lake in object storage, the object's path in
+    /// the bucket of [`Snapshot::store`].
     pub location: PathBuf,
     /// Rows in the file.
     pub rows: u64,
@@ -25,6 +27,8 @@ pub struct Snapshot {
     pub version: u64,
     /// Every visible file, sorted by table, date and path.
     pub files: Vec<LakeFile>,
+    /// The bucket the files are in, for a lake in object storage.
+    pub store: Option<crate::ObjectLake>,
 }
 
 impl Snapshot {

@@ -18,7 +18,9 @@ use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, IoContext, Result};
-use crate::log::{self, AddFile, CommitEntry, LakeState, Layout, SourcePosition, StateRef};
+use crate::log::{
+    self, AddFile, CommitEntry, LakeState, Layout, Owner, STATE_DIR, SourcePosition, StateRef,
+};
 
 /// Tuning of the writer.
 #[derive(Debug, Clone)]
@@ -96,9 +98,10 @@ pub struct Lake {
     open: HashMap<(Table, i64), OpenFile>,
     staged_state: BTreeMap<String, StateRef>,
     pending_sources: BTreeMap<String, SourcePosition>,
-    /// Staged files of the previous commit, deleted at the next one so that a
-    /// reader that resolved a staged path a moment ago can still open it.
-    linked_staged: Vec<PathBuf>,
+    /// Staged files of the previous commit (paths relative to the lake),
+    /// deleted at the next one so that a reader that resolved a staged path a
+    /// moment ago can still open it.
+    linked_staged: Vec<String>,
     /// State blobs replaced by a commit (its version, the blob's path), deleted
     /// [`STATE_KEEP_VERSIONS`] commits later.
     retired: VecDeque<(u64, String)>,
@@ -113,13 +116,18 @@ pub(crate) const STATE_KEEP_VERSIONS: u64 = 8;
 const STALE_STATE_AGE: Duration = Duration::from_secs(600);
 
 impl Lake {
-    /// Opens (creating if needed) the lake at `root` for writing, and recovers
-    /// from any crash: commits whose files were not yet linked into place are
-    /// rolled forward, and staged files no commit refers to are deleted.
+    /// Opens (creating if needed) the lake at `root` (a folder, or
+    /// `s3://bucket/prefix`) for writing, and recovers from any crash: commits
+    /// whose files were not yet linked into place are rolled forward, and
+    /// staged files no commit refers to are deleted.
     pub fn open(root: impl Into<PathBuf>, opts: WriterOptions) -> Result<Lake> {
-        let layout = Layout { root: root.into() };
+        let layout = Layout::open(&root.into())?;
         let writer_id = writer_id();
-        for d in [layout.log_dir(), layout.staging(), layout.meta().join("state")] {
+        let mut dirs = vec![layout.staging()];
+        if layout.remote.is_none() {
+            dirs.extend([layout.log_dir(), layout.meta().join("state")]);
+        }
+        for d in dirs {
             fs::create_dir_all(&d).ctx("create directory", &d)?;
         }
         // Each writer stages into its own folder and holds a lock on its own
@@ -164,7 +172,8 @@ impl Lake {
         &self.state
     }
 
-    /// The lake root.
+    /// The lake root (for a lake in object storage, the local folder its
+    /// files are staged in).
     pub fn root(&self) -> &Path {
         &self.layout.root
     }
@@ -184,35 +193,29 @@ impl Lake {
         match self.state.state.get(key) {
             None => Ok(None),
             Some(r) => {
-                let p = self.resolve(&r.path, &r.staged);
-                fs::read(&p).ctx("read", &p).map(Some)
+                if let Some(bytes) = self.layout.read(&r.path)? {
+                    return Ok(Some(bytes));
+                }
+                match self.layout.read(&r.staged)? {
+                    Some(bytes) => Ok(Some(bytes)),
+                    None => Err(Error::MissingFile {
+                        version: self.state.version,
+                        path: r.path.clone(),
+                    }),
+                }
             }
         }
-    }
-
-    fn resolve(&self, path: &str, staged: &str) -> PathBuf {
-        self.layout.locate(path, staged).unwrap_or_else(|| self.layout.root.join(staged))
     }
 
     /// Deletes state blobs that the current state does not refer to and that
     /// are older than [`STALE_STATE_AGE`] (the retired blobs of writers that
     /// stopped before deleting them).
     fn sweep_state(&self) -> Result<()> {
-        let dir = self.layout.meta().join("state");
         let live: HashSet<&str> = self.state.state.values().map(|s| s.path.as_str()).collect();
-        for item in fs::read_dir(&dir).ctx("read directory", &dir)? {
-            let item = item.ctx("read directory", &dir)?;
-            let name = item.file_name();
-            let rel = format!("_fivefold/state/{}", name.to_string_lossy());
-            let old = item
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > STALE_STATE_AGE);
-            if old && !live.contains(rel.as_str()) {
-                let p = item.path();
-                fs::remove_file(&p).ctx("remove", &p)?;
+        for (name, modified) in self.layout.list(STATE_DIR)? {
+            let rel = format!("{STATE_DIR}/{name}");
+            if older_than(modified, STALE_STATE_AGE) && !live.contains(rel.as_str()) {
+                self.layout.delete(&rel)?;
             }
         }
         Ok(())
@@ -220,7 +223,33 @@ impl Lake {
 
     /// Links every committed file that is still only in staging into place
     /// (rolling forward a commit that crashed or failed after its log entry).
+    /// In object storage, staged objects are copied to their final place, and
+    /// staged objects older than [`STALE_STATE_AGE`] are deleted: committed
+    /// ones were copied just now, the others belong to no live commit.
     fn link_committed(&self) -> Result<()> {
+        if let Some(r) = &self.layout.remote {
+            let staged = r.list(STAGING_DIR)?;
+            let present: HashSet<String> =
+                staged.iter().map(|(n, _)| format!("{STAGING_DIR}/{n}")).collect();
+            let files = self.state.files.values().map(|f| (&f.path, &f.staged));
+            let blobs = self.state.state.values().map(|s| (&s.path, &s.staged));
+            for (path, st) in files.chain(blobs) {
+                // A live writer may delete a staged twin between the listing
+                // and the copy: only once the file is in place.
+                if present.contains(st.as_str()) && !r.copy(st, path)? && !r.exists(path)? {
+                    return Err(Error::MissingFile {
+                        version: self.state.version,
+                        path: path.clone(),
+                    });
+                }
+            }
+            for (name, modified) in staged {
+                if older_than(modified, STALE_STATE_AGE) {
+                    r.delete(&format!("{STAGING_DIR}/{name}"))?;
+                }
+            }
+            return Ok(());
+        }
         let files = self.state.files.values().map(|f| (&f.path, &f.staged));
         let blobs = self.state.state.values().map(|s| (&s.path, &s.staged));
         for (path, staged) in files.chain(blobs) {
@@ -257,6 +286,9 @@ impl Lake {
                 fs::remove_file(&p).ctx("remove", &p)?;
             }
         }
+        if self.layout.remote.is_some() {
+            return Ok(()); // object stores create log entries whole
+        }
         let logdir = self.layout.log_dir();
         for item in fs::read_dir(&logdir).ctx("read directory", &logdir)? {
             let p = item.ctx("read directory", &logdir)?.path();
@@ -274,6 +306,67 @@ impl Lake {
     /// Reads the commits other writers made since this one last looked.
     pub fn refresh(&mut self) -> Result<()> {
         log::catch_up(&self.layout, &mut self.state)
+    }
+
+    /// Claims `sources` (the partitions a rebalance just assigned) for this
+    /// writer with a commit of their own, each at the next ownership epoch.
+    /// From then on a commit by their previous owner that covers any of them
+    /// is refused ([`Error::Fenced`]), and the committed positions and state
+    /// that [`Lake::state`] shows afterwards are final: the previous owner
+    /// can add nothing to them. Claiming what this writer owns already is a
+    /// no-op.
+    pub fn claim(&mut self, sources: &[String]) -> Result<()> {
+        self.refresh()?;
+        let started = Instant::now();
+        loop {
+            let owners: BTreeMap<String, Owner> = sources
+                .iter()
+                .filter(|k| self.state.owners.get(*k).is_none_or(|o| o.writer != self.writer_id))
+                .map(|k| {
+                    let epoch = self.state.owners.get(k).map_or(0, |o| o.epoch) + 1;
+                    (k.clone(), Owner { writer: self.writer_id.clone(), epoch })
+                })
+                .collect();
+            if owners.is_empty() {
+                return Ok(());
+            }
+            let entry = CommitEntry {
+                version: self.state.version + 1,
+                committed_at_ms: now_ms(),
+                writer: self.writer_id.clone(),
+                operation: "claim".into(),
+                adds: Vec::new(),
+                removes: Vec::new(),
+                sources: BTreeMap::new(),
+                state: BTreeMap::new(),
+                owners,
+            };
+            let rel = self.layout.entry(entry.version);
+            let tmp = format!(".tmp-{}-{}", self.writer_id, entry.version);
+            if self.layout.create(&rel, log::to_json(&entry), &tmp, self.opts.durable)? {
+                self.state.apply(&entry);
+                if entry.version.is_multiple_of(log::CHECKPOINT_INTERVAL) {
+                    self.write_checkpoint()?;
+                }
+                crate::metrics::commit(&entry, started.elapsed().as_secs_f64());
+                return Ok(());
+            }
+            // Another writer took the version: read it and claim again.
+            self.refresh()?;
+        }
+    }
+
+    /// The committed sources among `keys` that another writer has claimed or
+    /// moved past `bases` (this writer's view when it staged its commit).
+    fn lost(&self, bases: &[(String, Option<SourcePosition>)]) -> Vec<String> {
+        bases
+            .iter()
+            .filter(|(k, base)| {
+                self.state.sources.get(k).copied() != *base
+                    || self.state.owners.get(k).is_some_and(|o| o.writer != self.writer_id)
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Appends a batch of `table` to the open transaction, split by the UTC
@@ -331,7 +424,7 @@ impl Lake {
 
     pub(crate) fn create_file(&mut self, table: Table, date: i64) -> Result<OpenFile> {
         let name = self.next_name("parquet");
-        let staged_rel = format!("_fivefold/staging/{}/{name}", self.writer_id);
+        let staged_rel = format!("{STAGING_DIR}/{}/{name}", self.writer_id);
         let final_rel = format!("{}/date={}/{name}", table.name(), format_date(date));
         let path = self.layout.root.join(&staged_rel);
         let file = fs::File::create(&path).ctx("create", &path)?;
@@ -352,14 +445,13 @@ impl Lake {
     /// Stages an operator-state blob under `key`; committed with the next commit.
     pub fn put_state(&mut self, key: &str, bytes: &[u8]) -> Result<()> {
         let name = self.next_name("state");
-        let staged = format!("_fivefold/staging/{}/{name}", self.writer_id);
+        let staged = format!("{STAGING_DIR}/{}/{name}", self.writer_id);
         let path = self.layout.root.join(&staged);
         fs::write(&path, bytes).ctx("write", &path)?;
         if self.opts.durable {
             fs::File::open(&path).and_then(|f| f.sync_all()).ctx("fsync", &path)?;
         }
-        let r =
-            StateRef { path: format!("_fivefold/state/{name}"), bytes: bytes.len() as u64, staged };
+        let r = StateRef { path: format!("{STATE_DIR}/{name}"), bytes: bytes.len() as u64, staged };
         self.staged_state.insert(key.to_owned(), r);
         Ok(())
     }
@@ -403,6 +495,7 @@ impl Lake {
             removes: Vec::new(),
             sources: std::mem::take(&mut self.pending_sources),
             state: std::mem::take(&mut self.staged_state),
+            owners: BTreeMap::new(),
         };
         self.publish(entry, started).map(Some)
     }
@@ -422,7 +515,7 @@ impl Lake {
                     path: staged.clone(),
                     source: e.into_error(),
                 })?;
-            if self.opts.durable {
+            if self.opts.durable && self.layout.remote.is_none() {
                 file.sync_all().ctx("fsync", &staged)?;
             }
             let bytes = file.metadata().ctx("stat", &staged)?.len();
@@ -435,7 +528,7 @@ impl Lake {
                 bytes,
             });
         }
-        if self.opts.durable {
+        if self.opts.durable && self.layout.remote.is_none() {
             log::sync_dir(&self.layout.staging().join(&self.writer_id))?;
         }
         Ok(adds)
@@ -449,45 +542,56 @@ impl Lake {
         started: Instant,
     ) -> Result<CommitInfo> {
         // Optimistic concurrency: if another writer took the version, read its
-        // commits and retry, unless it moved one of the sources this commit
-        // covers (then this writer lost them in a rebalance and its work must
-        // go) or removed a file this commit removes (two compactions of the
-        // same files: the later one yields).
+        // commits and retry, unless it claimed or moved one of the sources
+        // this commit covers (then this writer lost them in a rebalance and
+        // its work must go) or removed a file this commit removes (two
+        // compactions of the same files: the later one yields).
         let bases: Vec<(String, Option<SourcePosition>)> =
             entry.sources.keys().map(|k| (k.clone(), self.state.sources.get(k).copied())).collect();
-        loop {
-            let path = self.layout.entry(entry.version);
+        let staged: Vec<String> = entry
+            .adds
+            .iter()
+            .map(|a| a.staged.clone())
+            .chain(entry.state.values().map(|s| s.staged.clone()))
+            .collect();
+        let mut lost: Vec<String> = bases
+            .iter()
+            .filter(|(k, _)| self.state.owners.get(k).is_some_and(|o| o.writer != self.writer_id))
+            .map(|(k, _)| k.clone())
+            .collect();
+        // In object storage the staged files go up before the commit point,
+        // so that a committed file is always in the bucket.
+        if lost.is_empty()
+            && let Some(r) = &self.layout.remote
+        {
+            for rel in &staged {
+                r.upload(&self.layout.root.join(rel), rel)?;
+            }
+        }
+        while lost.is_empty() {
+            let rel = self.layout.entry(entry.version);
             let tmp = format!(".tmp-{}-{}", self.writer_id, entry.version);
-            if log::create_exclusive(&path, &log::to_json(&entry), &tmp, self.opts.durable)? {
+            if self.layout.create(&rel, log::to_json(&entry), &tmp, self.opts.durable)? {
                 break;
             }
             self.refresh()?;
-            let moved: Vec<String> = bases
-                .iter()
-                .filter(|(k, base)| self.state.sources.get(k).copied() != *base)
-                .map(|(k, _)| k.clone())
-                .collect();
-            let gone = entry.removes.iter().any(|p| !self.state.files.contains_key(p));
-            if !moved.is_empty() || gone {
-                for a in &entry.adds {
-                    let _ = fs::remove_file(self.layout.root.join(&a.staged));
-                }
-                for s in entry.state.values() {
-                    let _ = fs::remove_file(self.layout.root.join(&s.staged));
-                }
-                if gone {
-                    return Err(Error::Conflict { version: entry.version });
-                }
-                return Err(Error::Fenced { sources: moved });
+            lost = self.lost(&bases);
+            if lost.is_empty() && entry.removes.iter().any(|p| !self.state.files.contains_key(p)) {
+                self.discard(&staged);
+                return Err(Error::Conflict { version: entry.version });
             }
             entry.version = self.state.version + 1;
+        }
+        if !lost.is_empty() {
+            self.discard(&staged);
+            return Err(Error::Fenced { sources: lost });
         }
         // The commit is durable from here on.
         let replaced: Vec<StateRef> =
             entry.state.keys().filter_map(|k| self.state.state.get(k).cloned()).collect();
         self.state.apply(&entry);
         for old in std::mem::take(&mut self.linked_staged) {
-            let _ = fs::remove_file(old);
+            self.remove_twin(&old);
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
         for (rel, staged) in entry
@@ -496,15 +600,21 @@ impl Lake {
             .map(|a| (&a.path, &a.staged))
             .chain(entry.state.values().map(|s| (&s.path, &s.staged)))
         {
-            let fin = self.layout.root.join(rel);
-            let st = self.layout.root.join(staged);
-            link_into_place(&st, &fin)?;
-            if let Some(d) = fin.parent()
-                && !dirs.iter().any(|x| x == d)
-            {
-                dirs.push(d.to_path_buf());
+            if let Some(r) = &self.layout.remote {
+                if !r.copy(staged, rel)? {
+                    return Err(Error::MissingFile { version: entry.version, path: rel.clone() });
+                }
+                let _ = fs::remove_file(self.layout.root.join(staged));
+            } else {
+                let fin = self.layout.root.join(rel);
+                link_into_place(&self.layout.root.join(staged), &fin)?;
+                if let Some(d) = fin.parent()
+                    && !dirs.iter().any(|x| x == d)
+                {
+                    dirs.push(d.to_path_buf());
+                }
             }
-            self.linked_staged.push(st);
+            self.linked_staged.push(staged.clone());
         }
         if self.opts.durable {
             for d in &dirs {
@@ -519,7 +629,7 @@ impl Lake {
             && v + STATE_KEEP_VERSIONS <= entry.version
         {
             if let Some((_, path)) = self.retired.pop_front() {
-                let _ = fs::remove_file(self.layout.root.join(path));
+                let _ = self.layout.delete(&path);
             }
         }
         if entry.version.is_multiple_of(log::CHECKPOINT_INTERVAL) {
@@ -538,10 +648,29 @@ impl Lake {
     }
 
     fn write_checkpoint(&self) -> Result<()> {
-        let path = self.layout.checkpoint(self.state.version);
+        let rel = self.layout.checkpoint(self.state.version);
         let tmp = format!(".tmp-{}-checkpoint", self.writer_id);
-        log::create_exclusive(&path, &log::to_json(&self.state), &tmp, self.opts.durable)?;
+        self.layout.create(&rel, log::to_json(&self.state), &tmp, self.opts.durable)?;
         Ok(())
+    }
+
+    /// Deletes the staged files of a commit that did not happen (here, and
+    /// in object storage the copies uploaded for it).
+    fn discard(&self, staged: &[String]) {
+        for rel in staged {
+            let _ = fs::remove_file(self.layout.root.join(rel));
+            if let Some(r) = &self.layout.remote {
+                let _ = r.delete(rel);
+            }
+        }
+    }
+
+    /// Deletes the staged twin of a file linked (or copied) into place.
+    fn remove_twin(&self, rel: &str) {
+        let _ = fs::remove_file(self.layout.root.join(rel));
+        if let Some(r) = &self.layout.remote {
+            let _ = r.delete(rel);
+        }
     }
 
     /// Recovers from a failed write or commit (a full disk, say) without
@@ -557,7 +686,7 @@ impl Lake {
         self.refresh()?;
         self.link_committed()?;
         let mine = self.layout.staging().join(&self.writer_id);
-        let prefix = format!("_fivefold/staging/{}/", self.writer_id);
+        let prefix = format!("{STAGING_DIR}/{}/", self.writer_id);
         let committed: HashSet<&str> = self
             .state
             .files
@@ -569,12 +698,16 @@ impl Lake {
         for item in fs::read_dir(&mine).ctx("read directory", &mine)? {
             let p = item.ctx("read directory", &mine)?.path();
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let rel = format!("{prefix}{name}");
             if !committed.contains(name) {
                 fs::remove_file(&p).ctx("remove", &p)?;
-            } else if !self.linked_staged.contains(&p) {
+            } else if !self.linked_staged.contains(&rel) {
                 // The staged twin of a linked file: deleted at the next commit.
-                self.linked_staged.push(p);
+                self.linked_staged.push(rel);
             }
+        }
+        if self.layout.remote.is_some() {
+            return Ok(());
         }
         let own_tmp = format!(".tmp-{}-", self.writer_id);
         let logdir = self.layout.log_dir();
@@ -604,8 +737,8 @@ impl Drop for Lake {
     /// Uncommitted staged files are left for the next open to clear (as after
     /// a crash); the staged twins of committed files are removed now.
     fn drop(&mut self) {
-        for p in self.linked_staged.drain(..) {
-            let _ = fs::remove_file(p);
+        for rel in std::mem::take(&mut self.linked_staged) {
+            self.remove_twin(&rel);
         }
         // With nothing uncommitted, the writer leaves no trace in staging.
         let staging = self.layout.staging();
@@ -654,6 +787,14 @@ fn writer_alive(staging: &Path, id: &str) -> bool {
         Ok(f) => matches!(f.try_lock(), Err(fs::TryLockError::WouldBlock)),
     }
 }
+
+/// True when `t` lies more than `age` in the past.
+pub(crate) fn older_than(t: SystemTime, age: Duration) -> bool {
+    t.elapsed().is_ok_and(|a| a > age)
+}
+
+/// The staging folder, relative to the lake root.
+const STAGING_DIR: &str = "_fivefold/staging";
 
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)

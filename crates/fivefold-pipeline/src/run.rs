@@ -3,8 +3,10 @@
 //! One thread polls the source, validates each record into its topic's
 //! decoder, and commits the lake every `run.commit_interval`. Each commit
 //! carries the next offset of every partition this instance owns, so the lake
-//! alone says where to resume: on every assignment the source seeks to the
-//! lake's offsets, and before a revocation the instance commits what it holds.
+//! alone says where to resume: on every assignment the instance claims the
+//! partitions in the lake's log (fencing their previous owner) and the source
+//! seeks to the lake's offsets, and before a revocation the instance commits
+//! what it holds.
 //! A slow lake slows the poll loop itself, and librdkafka's fetch queue is
 //! bounded (`queued.max.messages.kbytes`), so memory does not grow with lag.
 //!
@@ -106,12 +108,17 @@ struct Degraded {
     paused: bool,
 }
 
-/// Errors a later attempt may not meet: the disk or the filesystem said no.
-/// A damaged log, a missing file or an internal error is not retried.
+/// Errors a later attempt may not meet: the disk, the filesystem or the
+/// object store said no (after the store's own retries). A damaged log, a
+/// missing file or an internal error is not retried.
 fn retryable(e: &crate::Error) -> bool {
     matches!(
         e,
-        crate::Error::Lake(fivefold_lake::Error::Io { .. } | fivefold_lake::Error::Parquet { .. })
+        crate::Error::Lake(
+            fivefold_lake::Error::Io { .. }
+                | fivefold_lake::Error::Parquet { .. }
+                | fivefold_lake::Error::Store { .. }
+        )
     )
 }
 
@@ -386,8 +393,11 @@ fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
 impl Rebalance for Handler {
     fn assigned(&self, parts: &[PartitionKey]) -> Vec<Option<i64>> {
         let mut core = lock(&self.0);
-        if let Err(error) = core.lake.refresh() {
-            tracing::error!(%error, "Reading the lake's offsets failed.");
+        // The claim fences the partitions' previous owner: once it is in the
+        // log, the offsets and state read below are final.
+        let keys: Vec<String> = parts.iter().map(|k| source_key(*k)).collect();
+        if let Err(error) = core.lake.claim(&keys) {
+            tracing::error!(%error, "Claiming the assigned partitions in the lake failed.");
             core.failed.get_or_insert(error.into());
         }
         // Partition p of every topic is shard p: restore each shard once.
@@ -547,7 +557,10 @@ pub fn run(
                         .get(&source_key(*k))
                         .is_some_and(|p| p.next as i64 >= *end)
             });
-            if caught_up && c.pending == 0 {
+            // The windows to close at the end are those of the shards this
+            // instance owns: it waits for its assignment even when other
+            // members (or an earlier run) already brought the lake to the end.
+            if caught_up && c.pending == 0 && !c.owned.is_empty() {
                 at_end = true;
                 break;
             }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::ViewTable;
+use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -144,9 +145,21 @@ pub fn lake_session(snapshot: &Snapshot, opts: &QueryOptions) -> Result<SessionC
 /// when they are created, so they are re-created here too; call this again
 /// with a newer snapshot to move the whole session forward. This does no I/O.
 pub fn register_lake(ctx: &SessionContext, snapshot: &Snapshot) -> Result<()> {
+    let store = match &snapshot.store {
+        Some(lake) => {
+            let url = ObjectStoreUrl::parse(lake.base_url())?;
+            ctx.register_object_store(url.as_ref(), lake.store());
+            Some(url)
+        }
+        None => None,
+    };
     for table in Table::ALL {
         let files = snapshot.table_files(table.name()).cloned().collect();
-        let provider: Arc<dyn TableProvider> = Arc::new(LakeTable::new(table, files));
+        let mut provider = LakeTable::new(table, files);
+        if let Some(url) = &store {
+            provider = provider.in_store(url.clone());
+        }
+        let provider: Arc<dyn TableProvider> = Arc::new(provider);
         ctx.deregister_table(table.name())?;
         ctx.register_table(table.name(), provider)?;
     }

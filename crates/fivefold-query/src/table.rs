@@ -48,6 +48,8 @@ pub struct LakeTable {
     table: Table,
     files: Vec<LakeFile>,
     table_schema: TableSchema,
+    /// The object store the files are in (`None`: the local file system).
+    store: Option<ObjectStoreUrl>,
 }
 
 impl LakeTable {
@@ -57,7 +59,14 @@ impl LakeTable {
         let table_schema = TableSchema::builder(table.schema())
             .with_table_partition_cols(vec![date_field()])
             .build();
-        Self { table, files, table_schema }
+        Self { table, files, table_schema, store: None }
+    }
+
+    /// The same table over files in the object store registered under
+    /// `store` (`s3://bucket`); their locations are object paths.
+    pub fn in_store(mut self, store: ObjectStoreUrl) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// The lake table this provider reads.
@@ -164,7 +173,9 @@ impl TableProvider for LakeTable {
 
         let rows: u64 = files.iter().map(|f| f.rows).sum();
         let bytes: u64 = files.iter().map(|f| f.bytes).sum();
-        let partitioned = files.into_iter().map(partitioned_file).collect::<DfResult<Vec<_>>>()?;
+        let remote = self.store.is_some();
+        let partitioned =
+            files.into_iter().map(|f| partitioned_file(f, remote)).collect::<DfResult<Vec<_>>>()?;
         let groups = group_files(partitioned, state.config().target_partitions());
 
         // Row and byte counts come from the commit log; they are marked inexact
@@ -174,15 +185,15 @@ impl TableProvider for LakeTable {
         statistics.total_byte_size =
             Precision::Inexact(usize::try_from(bytes).unwrap_or(usize::MAX));
 
+        let store_url = self.store.clone().unwrap_or_else(ObjectStoreUrl::local_filesystem);
         let source = ParquetSource::new(self.table_schema.clone())
             .with_table_parquet_options(state.table_options().parquet.clone());
-        let config =
-            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
-                .with_file_groups(groups)
-                .with_statistics(statistics)
-                .with_projection_indices(projection.cloned())?
-                .with_limit(limit)
-                .build();
+        let config = FileScanConfigBuilder::new(store_url, Arc::new(source))
+            .with_file_groups(groups)
+            .with_statistics(statistics)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
         Ok(DataSourceExec::from_data_source(config))
     }
 }
@@ -223,14 +234,19 @@ fn file_date(file: &LakeFile) -> DfResult<i32> {
 }
 
 /// The DataFusion view of one committed file: its absolute path on the local
-/// file system, its size, and its `date` partition value.
-fn partitioned_file(file: &LakeFile) -> DfResult<PartitionedFile> {
-    let location = ObjectPath::from_absolute_path(&file.location).map_err(|e| {
-        DataFusionError::Execution(format!(
-            "lake file {} has no usable absolute path: {e}",
-            file.location.display()
-        ))
-    })?;
+/// file system (or its path in the bucket), its size, and its `date`
+/// partition value.
+fn partitioned_file(file: &LakeFile, remote: bool) -> DfResult<PartitionedFile> {
+    let location = if remote {
+        ObjectPath::from(file.location.to_string_lossy().as_ref())
+    } else {
+        ObjectPath::from_absolute_path(&file.location).map_err(|e| {
+            DataFusionError::Execution(format!(
+                "lake file {} has no usable absolute path: {e}",
+                file.location.display()
+            ))
+        })?
+    };
     let mut pf = PartitionedFile::new(String::new(), file.bytes)
         .with_partition_values(vec![ScalarValue::Date32(Some(file_date(file)?))]);
     pf.object_meta.location = location;

@@ -95,7 +95,7 @@ pub(crate) struct RunArgs {
     /// Consumer group id.
     #[arg(long)]
     pub(crate) group: Option<String>,
-    /// The lake directory.
+    /// The lake: a directory, or s3://BUCKET/PREFIX on S3-compatible storage.
     #[arg(long)]
     pub(crate) lake: Option<PathBuf>,
     /// Prefix of the five topic names.
@@ -114,7 +114,7 @@ pub(crate) struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct CompactArgs {
-    /// The lake directory.
+    /// The lake: a directory, or s3://BUCKET/PREFIX on S3-compatible storage.
     #[arg(long)]
     pub(crate) lake: PathBuf,
     /// Files smaller than this many MiB are merged, into files of about this size.
@@ -172,7 +172,7 @@ pub(crate) struct ReplayArgs {
     /// monitoring.jsonl, rescue.jsonl (any may be missing; .jsonl.gz too).
     #[arg(long)]
     pub(crate) input: PathBuf,
-    /// The lake directory (created if missing).
+    /// The lake: a directory (created if missing), or s3://BUCKET/PREFIX on S3-compatible storage.
     #[arg(long)]
     pub(crate) lake: Option<PathBuf>,
     /// Pipeline configuration file (TOML); flags override it.
@@ -185,7 +185,7 @@ pub(crate) struct ReplayArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct SqlArgs {
-    /// The lake directory.
+    /// The lake: a directory, or s3://BUCKET/PREFIX on S3-compatible storage.
     #[arg(long)]
     pub(crate) lake: PathBuf,
     /// Output format: table, csv or json.
@@ -200,7 +200,7 @@ pub(crate) struct SqlArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReportArgs {
-    /// The lake directory.
+    /// The lake: a directory, or s3://BUCKET/PREFIX on S3-compatible storage.
     #[arg(long)]
     pub(crate) lake: PathBuf,
     /// The period: 2026-03-01 (day), 2026-W09 (ISO week), 2026-03, 2026-Q1 or 2026.
@@ -225,7 +225,7 @@ pub(crate) struct ReportArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
-    /// The lake directory.
+    /// The lake: a directory, or s3://BUCKET/PREFIX on S3-compatible storage.
     #[arg(long)]
     pub(crate) lake: PathBuf,
     /// Listen address (default `[serve] listen`, 127.0.0.1:8080).

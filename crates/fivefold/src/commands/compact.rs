@@ -6,7 +6,7 @@ use fivefold_lake::{CompactOptions, Lake, WriterOptions};
 use crate::cli::CompactArgs;
 
 pub(crate) fn run(args: CompactArgs) -> anyhow::Result<()> {
-    if !args.lake.join("_fivefold/log").is_dir() {
+    if !fivefold_lake::is_object_url(&args.lake) && !args.lake.join("_fivefold/log").is_dir() {
         bail!("--lake {} is not a Fivefold lake (no _fivefold/log)", args.lake.display());
     }
     let Some(retain) = fivefold_pipeline::config::parse_duration(&args.retain) else {

@@ -5,7 +5,7 @@ use crate::cli::{LakeArgs, LakeCommand};
 pub(crate) fn run(args: LakeArgs) -> anyhow::Result<()> {
     match args.command {
         LakeCommand::Repair { lake } => {
-            if !lake.join("_fivefold/log").is_dir() {
+            if !fivefold_lake::is_object_url(&lake) && !lake.join("_fivefold/log").is_dir() {
                 anyhow::bail!(
                     "--lake {} is not a Fivefold lake (no _fivefold/log)",
                     lake.display()

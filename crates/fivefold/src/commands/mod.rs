@@ -32,7 +32,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
 /// The committed snapshot of the lake directory given as `--lake`.
 pub(crate) fn read_lake(lake: &std::path::Path) -> anyhow::Result<fivefold_lake::Snapshot> {
     use anyhow::Context as _;
-    if !lake.is_dir() {
+    if !fivefold_lake::is_object_url(lake) && !lake.is_dir() {
         anyhow::bail!("--lake {} is not a directory", lake.display());
     }
     fivefold_lake::read_snapshot(lake)

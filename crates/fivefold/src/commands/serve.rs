@@ -79,7 +79,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         .listen
         .parse()
         .with_context(|| format!("--listen {:?} is not HOST:PORT", cfg.serve.listen))?;
-    if !args.lake.is_dir() {
+    if !fivefold_lake::is_object_url(&args.lake) && !args.lake.is_dir() {
         anyhow::bail!("--lake {} is not a directory", args.lake.display());
     }
     let opts = options(&cfg);
