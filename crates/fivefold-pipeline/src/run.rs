@@ -96,6 +96,9 @@ struct Core {
     check_clock: bool,
     /// Set while the lake refuses commits.
     degraded: Option<Degraded>,
+    /// Assigned partitions whose claim the lake refused (a full disk, say):
+    /// claimed when the pause ends, before anything is consumed from them.
+    unclaimed: Vec<String>,
 }
 
 /// The pause after a refused commit.
@@ -235,14 +238,30 @@ impl Core {
     /// Ends the pause once it is over: the lake gets another chance, and
     /// consumption restarts from its offsets. Returns true while still paused.
     fn still_paused(&mut self) -> bool {
-        let Some(d) = self.degraded.as_mut() else { return false };
+        let Some(d) = self.degraded.as_ref() else { return false };
         if !d.paused {
             return false;
         }
         if Instant::now() < d.until {
             return true;
         }
-        if let Err(error) = self.lake.reset() {
+        let ready = self.lake.reset().and_then(|()| {
+            if self.unclaimed.is_empty() {
+                return Ok(false);
+            }
+            self.lake.claim(&self.unclaimed)?;
+            self.unclaimed.clear();
+            Ok(true)
+        });
+        // After a late claim, the offsets and state are read again: only
+        // now are they final.
+        let ready = match ready {
+            Ok(true) => self.rewind(),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e.into()),
+        };
+        let Some(d) = self.degraded.as_mut() else { return false };
+        if let Err(error) = ready {
             tracing::warn!(%error, "The lake still refuses; waiting longer.");
             self.health.failed(error.to_string(), now_ms());
             d.backoff = (d.backoff * 2).min(MAX_BACKOFF);
@@ -396,8 +415,24 @@ impl Rebalance for Handler {
         // The claim fences the partitions' previous owner: once it is in the
         // log, the offsets and state read below are final.
         let keys: Vec<String> = parts.iter().map(|k| source_key(*k)).collect();
-        if let Err(error) = core.lake.claim(&keys) {
-            tracing::error!(%error, "Claiming the assigned partitions in the lake failed.");
+        let refused = match core.lake.claim(&keys) {
+            Ok(()) => None,
+            Err(error) => {
+                let error = crate::Error::from(error);
+                if !retryable(&error) {
+                    tracing::error!(%error, "Claiming the assigned partitions in the lake failed.");
+                    core.failed.get_or_insert(error);
+                    None
+                } else {
+                    // Claimed when the pause ends; the offsets read below are
+                    // read again then, after the claim.
+                    core.unclaimed.extend(keys);
+                    Some(error)
+                }
+            }
+        };
+        if let Err(error) = core.lake.refresh() {
+            tracing::error!(%error, "Reading the lake's offsets failed.");
             core.failed.get_or_insert(error.into());
         }
         // Partition p of every topic is shard p: restore each shard once.
@@ -408,14 +443,20 @@ impl Rebalance for Handler {
                 core.failed.get_or_insert(error);
             }
         }
-        parts
+        let positions = parts
             .iter()
             .map(|k| {
                 let pos = core.lake.state().sources.get(&source_key(*k)).map(|p| p.next as i64);
                 core.owned.insert(*k, pos);
                 pos
             })
-            .collect()
+            .collect();
+        if let Some(error) = refused
+            && let Err(error) = core.degrade(error)
+        {
+            core.failed.get_or_insert(error);
+        }
+        positions
     }
 
     fn revoking(&self, parts: &[PartitionKey]) {
@@ -427,6 +468,7 @@ impl Rebalance for Handler {
         for k in parts {
             core.owned.remove(k);
             core.decoders.remove(k);
+            core.unclaimed.retain(|u| *u != source_key(*k));
         }
         // A shard goes with the last of its partitions.
         let held: Vec<i32> = core.scorer.as_ref().map(Scorer::shards).unwrap_or_default();
@@ -474,6 +516,7 @@ pub fn run(
         health: Arc::clone(&opts.health),
         check_clock: opts.check_clock,
         degraded: None,
+        unclaimed: Vec::new(),
     }));
     let Some(source) = connect(cfg, &core, stop)? else {
         return Ok(RunSummary::default());
