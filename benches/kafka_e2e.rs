@@ -31,13 +31,9 @@ use fivefold_pipeline::{Config, RunOptions};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
+#[path = "args.rs"]
+mod args;
+use args::arg;
 
 /// User + system CPU seconds of this process (from /proc; USER_HZ is 100 on Linux).
 fn cpu_seconds() -> f64 {

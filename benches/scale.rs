@@ -25,13 +25,9 @@ use std::time::Instant;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fivefold");
 
-fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| default.to_owned())
-}
+#[path = "args.rs"]
+mod args;
+use args::arg;
 
 fn fivefold(env: &[(String, String)]) -> Command {
     let mut c = Command::new(BIN);

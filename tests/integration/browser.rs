@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
@@ -46,18 +45,7 @@ fn the_dashboard_shows_the_colour_counts_of_the_api() {
     let lake = dir.path().join("lake");
     generate(&input, 120, 3.0, 31, 0.0);
     run_ok(&["replay", "--input", input.to_str().unwrap(), "--lake", lake.to_str().unwrap()]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = bin()
-        .args(["serve", "--lake", lake.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get(port, "/healthz").as_deref() != Some("ok") {
-        assert!(Instant::now() < deadline, "fivefold serve did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut server, port) = spawn_serve(&lake);
     let api: serde_json::Value =
         serde_json::from_str(&http_get(port, "/api/v1/risk/enterprises?limit=1").unwrap()).unwrap();
     let url = format!("http://127.0.0.1:{port}/");

@@ -33,6 +33,26 @@ pub(crate) fn http_get(port: u16, path: &str) -> Option<String> {
     text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned())
 }
 
+/// Starts `fivefold serve` over `lake` on a free port and waits until it
+/// answers `/healthz`; returns the server and its port.
+pub(crate) fn spawn_serve(lake: &Path) -> (std::process::Child, u16) {
+    use std::time::{Duration, Instant};
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let lake = lake.to_str().expect("utf-8 path");
+    let server = bin()
+        .args(["serve", "--lake", lake, "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(port, "/healthz").as_deref() != Some("ok") {
+        assert!(Instant::now() < deadline, "fivefold serve did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, port)
+}
+
 /// Runs the binary to completion and returns stdout; fails with stderr.
 pub(crate) fn run_ok(args: &[&str]) -> String {
     let out = bin().args(args).output().expect("spawn fivefold");
