@@ -356,8 +356,8 @@ impl Lake {
         }
     }
 
-    /// The committed sources among `keys` that another writer has claimed or
-    /// moved past `bases` (this writer's view when it staged its commit).
+    /// The sources of `bases` (this writer's view of their positions when it
+    /// staged its commit) that another writer has since moved or claimed.
     fn lost(&self, bases: &[(String, Option<SourcePosition>)]) -> Vec<String> {
         bases
             .iter()
