@@ -27,6 +27,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_fivefold");
 
 #[path = "args.rs"]
 mod args;
+#[path = "../tests/support/moto.rs"]
+mod moto;
 use args::arg;
 
 fn fivefold(env: &[(String, String)]) -> Command {
@@ -67,47 +69,6 @@ fn reconcile(env: &[(String, String)], lake: &str) -> (u64, u64) {
     )
 }
 
-struct Moto(Child, String);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("/var/cache/fivefold/s3-venv/bin/moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server: run bash .ci/run once to install it");
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + std::time::Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Moto(child, endpoint)
-}
-
-/// Creates a bucket on moto (which does not check signatures).
-fn create_bucket(endpoint: &str, name: &str) {
-    use std::io::{Read as _, Write as _};
-    let host = endpoint.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "PUT /{name} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-}
-
 struct Run {
     instances: usize,
     records: u64,
@@ -125,16 +86,8 @@ fn main() {
     let names = fivefold_kafka::TopicNames::new("");
     let cluster = fivefold_kafka::mock_cluster(&names, 6).unwrap();
     let brokers = cluster.bootstrap_servers();
-    let moto = (kind == "s3").then(start_moto);
-    let env: Vec<(String, String)> = match &moto {
-        Some(m) => vec![
-            ("AWS_ENDPOINT_URL".into(), m.1.clone()),
-            ("AWS_ACCESS_KEY_ID".into(), "bench".into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), "bench".into()),
-            ("AWS_REGION".into(), "us-east-1".into()),
-        ],
-        None => Vec::new(),
-    };
+    let moto = (kind == "s3").then(moto::Moto::start);
+    let env: Vec<(String, String)> = moto.as_ref().map(moto::Moto::env).unwrap_or_default();
 
     let out = fivefold(&env)
         .args(["generate", "--brokers", &brokers, "--partitions", "6", "--seed", "5"])
@@ -154,11 +107,7 @@ fn main() {
     let mut runs = Vec::new();
     for n in 1..=3usize {
         let lake: String = match &moto {
-            Some(m) => {
-                let bucket = format!("scale-{n}-{}", std::process::id());
-                create_bucket(&m.1, &bucket);
-                format!("s3://{bucket}/lake")
-            }
+            Some(m) => format!("{}/lake", m.bucket()),
             None => work.path().join(format!("lake{n}")).to_string_lossy().into_owned(),
         };
         let times: Vec<PathBuf> =

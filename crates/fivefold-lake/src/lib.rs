@@ -50,9 +50,9 @@ pub fn read_snapshot(root: &Path) -> Result<Snapshot> {
     // may not be in place yet; only those are looked up one by one.
     let staged: Option<std::collections::HashSet<String>> = match &layout.remote {
         Some(r) => Some(
-            r.list("_fivefold/staging")?
+            r.list(log::STAGING_DIR)?
                 .into_iter()
-                .map(|(n, _)| format!("_fivefold/staging/{n}"))
+                .map(|(n, _)| format!("{}/{n}", log::STAGING_DIR))
                 .collect(),
         ),
         None => None,

@@ -278,6 +278,8 @@ impl Layout {
 pub const LOG_DIR: &str = "_fivefold/log";
 /// The trash lists of compactions, relative to the lake root.
 pub const TRASH_DIR: &str = "_fivefold/trash";
+/// Staged files (per writer), relative to the lake root.
+pub const STAGING_DIR: &str = "_fivefold/staging";
 /// Committed state blobs, relative to the lake root.
 pub const STATE_DIR: &str = "_fivefold/state";
 

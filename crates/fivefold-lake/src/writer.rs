@@ -19,7 +19,8 @@ use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, IoContext, Result};
 use crate::log::{
-    self, AddFile, CommitEntry, LakeState, Layout, Owner, STATE_DIR, SourcePosition, StateRef,
+    self, AddFile, CommitEntry, LakeState, Layout, Owner, STAGING_DIR, STATE_DIR, SourcePosition,
+    StateRef,
 };
 
 /// Tuning of the writer.
@@ -591,7 +592,7 @@ impl Lake {
             entry.state.keys().filter_map(|k| self.state.state.get(k).cloned()).collect();
         self.state.apply(&entry);
         for old in std::mem::take(&mut self.linked_staged) {
-            self.remove_twin(&old);
+            self.remove_staged(&old);
         }
         let mut dirs: Vec<PathBuf> = Vec::new();
         for (rel, staged) in entry
@@ -658,15 +659,13 @@ impl Lake {
     /// in object storage the copies uploaded for it).
     fn discard(&self, staged: &[String]) {
         for rel in staged {
-            let _ = fs::remove_file(self.layout.root.join(rel));
-            if let Some(r) = &self.layout.remote {
-                let _ = r.delete(rel);
-            }
+            self.remove_staged(rel);
         }
     }
 
-    /// Deletes the staged twin of a file linked (or copied) into place.
-    fn remove_twin(&self, rel: &str) {
+    /// Deletes a staged file: the twin of a file linked (or copied) into
+    /// place, or one of a commit that did not happen.
+    fn remove_staged(&self, rel: &str) {
         let _ = fs::remove_file(self.layout.root.join(rel));
         if let Some(r) = &self.layout.remote {
             let _ = r.delete(rel);
@@ -738,7 +737,7 @@ impl Drop for Lake {
     /// a crash); the staged twins of committed files are removed now.
     fn drop(&mut self) {
         for rel in std::mem::take(&mut self.linked_staged) {
-            self.remove_twin(&rel);
+            self.remove_staged(&rel);
         }
         // With nothing uncommitted, the writer leaves no trace in staging.
         let staging = self.layout.staging();
@@ -792,9 +791,6 @@ fn writer_alive(staging: &Path, id: &str) -> bool {
 pub(crate) fn older_than(t: SystemTime, age: Duration) -> bool {
     t.elapsed().is_ok_and(|a| a > age)
 }
-
-/// The staging folder, relative to the lake root.
-const STAGING_DIR: &str = "_fivefold/staging";
 
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)

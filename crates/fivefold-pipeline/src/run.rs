@@ -415,10 +415,16 @@ impl Rebalance for Handler {
         // The claim fences the partitions' previous owner: once it is in the
         // log, the offsets and state read below are final.
         let keys: Vec<String> = parts.iter().map(|k| source_key(*k)).collect();
+        // A claim reads what other instances committed; without one, the
+        // log is read here.
         let refused = match core.lake.claim(&keys) {
             Ok(()) => None,
             Err(error) => {
                 let error = crate::Error::from(error);
+                if let Err(error) = core.lake.refresh() {
+                    tracing::error!(%error, "Reading the lake's offsets failed.");
+                    core.failed.get_or_insert(error.into());
+                }
                 if !retryable(&error) {
                     tracing::error!(%error, "Claiming the assigned partitions in the lake failed.");
                     core.failed.get_or_insert(error);
@@ -431,10 +437,6 @@ impl Rebalance for Handler {
                 }
             }
         };
-        if let Err(error) = core.lake.refresh() {
-            tracing::error!(%error, "Reading the lake's offsets failed.");
-            core.failed.get_or_insert(error.into());
-        }
         // Partition p of every topic is shard p: restore each shard once.
         let shards: std::collections::BTreeSet<i32> = parts.iter().map(|k| k.1).collect();
         for shard in shards {
