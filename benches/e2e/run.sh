@@ -24,7 +24,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/fivefold/target}"
 export PATH="/var/cache/fivefold/tools/bin:$PATH"
 
 command -v tansu >/dev/null || {
-  echo "tansu not found: run bash .ci/run once, or cargo install tansu --locked --features dynostore,libsql" >&2
+  echo "tansu not found: run bash .ci/run once, or bash .ci/tansu/install.sh 0.6.0 /var/cache/fivefold/tools" >&2
   exit 1
 }
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)

@@ -171,9 +171,9 @@ fn kill_9_at_random_moments(size: Size, fig: &mut Figures) {
         let round = rounds;
         rounds += 1;
         // The lake alone says where to resume, whatever the group. Each round
-        // joins a fresh group: Tansu 0.6's coordinator can keep partitions
-        // with a member killed half-way through joining, and a group is not
-        // what this scenario is about (the group of two is in tests/integration).
+        // joins a fresh group, so that it need not wait out the session of
+        // the member killed before it (10 s); groups are tested in
+        // tests/integration (kafka.rs, s3.rs).
         let group = format!("kill-{round}");
         // Small commits, so that a kill often lands in the middle of one.
         let mut child = run_command(&broker.addr(), &lake)

@@ -41,9 +41,8 @@ fn tansu_binary() -> PathBuf {
     let cached = PathBuf::from("/var/cache/fivefold/tools/bin/tansu");
     assert!(
         cached.is_file(),
-        "the Kafka-protocol broker `tansu` is not installed: run `cargo install tansu --locked \
-         --features dynostore,libsql --root /var/cache/fivefold/tools` (bash .ci/run does), or \
-         set FIVEFOLD_TANSU to its path"
+        "the Kafka-protocol broker `tansu` is not installed: run `bash .ci/tansu/install.sh \
+         0.6.0 /var/cache/fivefold/tools` (bash .ci/run does), or set FIVEFOLD_TANSU to its path"
     );
     cached
 }

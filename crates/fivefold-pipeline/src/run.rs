@@ -88,7 +88,8 @@ struct Core {
     rejected: BTreeMap<ErrorClass, u64>,
     summary: RunSummary,
     dead_letter: Option<(Producer, String)>,
-    /// Partitions to seek after a fenced commit.
+    /// Partitions to seek back to the lake's offset (after a fenced commit or
+    /// a pause); their records are dropped until the seek succeeds.
     reseek: Vec<(PartitionKey, Option<i64>)>,
     /// Set when a commit inside a rebalance callback failed.
     failed: Option<crate::Error>,
@@ -128,6 +129,11 @@ fn retryable(e: &crate::Error) -> bool {
 impl Core {
     fn push(&mut self, rec: &Record<'_>, seen_at: i64) {
         let key = (rec.topic(), rec.partition());
+        if !self.reseek.is_empty() && self.reseek.iter().any(|(k, _)| *k == key) {
+            // Rewound to the lake's offset but not sought back there yet:
+            // taking this record would skip what lies between.
+            return;
+        }
         let Some(next) = self.owned.get_mut(&key) else {
             return; // revoked while queued
         };
@@ -439,12 +445,15 @@ impl Rebalance for Handler {
         };
         // Partition p of every topic is shard p: restore each shard once.
         let shards: std::collections::BTreeSet<i32> = parts.iter().map(|k| k.1).collect();
+        tracing::info!(?shards, claimed = refused.is_none(), "Partitions assigned.");
         for shard in shards {
             if let Err(error) = core.restore_shard(shard) {
                 tracing::error!(%error, shard, "Restoring the scoring state failed.");
                 core.failed.get_or_insert(error);
             }
         }
+        // The client starts these at the positions returned below.
+        core.reseek.retain(|(k, _)| !parts.contains(k));
         let positions = parts
             .iter()
             .map(|k| {
@@ -462,6 +471,8 @@ impl Rebalance for Handler {
     }
 
     fn revoking(&self, parts: &[PartitionKey]) {
+        let shards: std::collections::BTreeSet<i32> = parts.iter().map(|k| k.1).collect();
+        tracing::info!(?shards, "Partitions revoked; committing first.");
         let mut core = lock(&self.0);
         if let Err(error) = core.commit() {
             tracing::error!(%error, "Committing before a revocation failed.");
@@ -585,8 +596,12 @@ pub fn run(
             last_commit = Instant::now();
         }
         for (k, off) in std::mem::take(&mut c.reseek) {
+            if !c.owned.contains_key(&k) {
+                continue; // revoked since: its next owner reads the lake's offset
+            }
             if let Err(error) = source.seek(k, off) {
-                tracing::warn!(%error, "Seeking after a fenced commit failed.");
+                tracing::warn!(%error, "Seeking back to the lake's offset failed; retrying.");
+                c.reseek.push((k, off));
             }
         }
         if let Some(ends) = &ends
