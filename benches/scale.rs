@@ -2,14 +2,15 @@
 //! processes in one consumer group draining the same topics into one lake.
 //!
 //! ```sh
-//! cargo bench -p fivefold --bench scale [--profile dev] -- [--enterprises N] [--hours H] [--lake local|s3]
+//! cargo bench -p fivefold --bench scale [--profile dev] -- [--enterprises N] [--hours H]
+//!     [--lake local|s3] [--broker mock|tansu]
 //! ```
 //!
 //! The broker is librdkafka's mock cluster, in this process, which the
-//! `fivefold` processes reach over TCP (Tansu 0.6 does not rebalance a group
-//! whose members join one after another, so it would show one instance doing
-//! everything). It keeps at most 5 MiB per partition, so the default city
-//! (150 enterprises, 3 hours, about 90,000 records) stays under it. The city
+//! `fivefold` processes reach over TCP, or with `--broker tansu` a Tansu
+//! process (`.ci/tansu/install.sh` builds it), produced one record per batch
+//! as the tests do. The mock keeps at most 5 MiB per partition, so the default
+//! city (150 enterprises, 3 hours, about 90,000 records) stays under it. The city
 //! is produced once; then, for N = 1, 2, 3, N processes of
 //! `fivefold run --exit-at-end` start at once in a fresh group and a fresh
 //! lake, and the run is timed until all have exited. CPU time and peak RSS
@@ -27,6 +28,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_fivefold");
 
 #[path = "args.rs"]
 mod args;
+#[allow(dead_code)] // started and dropped, nothing more
+#[path = "../tests/integration/broker.rs"]
+mod broker;
 #[path = "../tests/support/moto.rs"]
 mod moto;
 use args::arg;
@@ -82,15 +86,30 @@ fn main() {
     let enterprises = arg(&args, "--enterprises", "150");
     let hours = arg(&args, "--hours", "3");
     let kind = arg(&args, "--lake", "local");
+    let broker_kind = arg(&args, "--broker", "mock");
     let work = tempfile::tempdir().unwrap();
     let names = fivefold_kafka::TopicNames::new("");
-    let cluster = fivefold_kafka::mock_cluster(&names, 6).unwrap();
-    let brokers = cluster.bootstrap_servers();
+    let mock = (broker_kind == "mock").then(|| fivefold_kafka::mock_cluster(&names, 6).unwrap());
+    let tansu = (broker_kind == "tansu")
+        .then(|| broker::Broker::start(broker::Storage::Memory, work.path()));
+    let brokers = match (&mock, &tansu) {
+        (Some(cluster), _) => cluster.bootstrap_servers(),
+        (_, Some(tansu)) => tansu.addr(),
+        _ => panic!("--broker is mock or tansu, not {broker_kind}"),
+    };
+    // Tansu serves a fetch that starts inside a record batch from the next
+    // batch (see tests/integration/runs.rs): every offset a batch boundary.
+    // For the mock the file is empty: the defaults.
+    let producer = work.path().join("producer.toml");
+    let one_per_batch =
+        "[kafka.properties]\n\"batch.num.messages\" = \"1\"\n\"linger.ms\" = \"0\"\n";
+    std::fs::write(&producer, if tansu.is_some() { one_per_batch } else { "" }).unwrap();
     let moto = (kind == "s3").then(moto::Moto::start);
     let env: Vec<(String, String)> = moto.as_ref().map(moto::Moto::env).unwrap_or_default();
 
     let out = fivefold(&env)
         .args(["generate", "--brokers", &brokers, "--partitions", "6", "--seed", "5"])
+        .args(["--config", producer.to_str().unwrap()])
         .args(["--enterprises", &enterprises, "--hours", &hours, "--bad-ratio", "0.01"])
         .output()
         .unwrap();
@@ -148,7 +167,7 @@ fn main() {
     }
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("\n{cores} cores, lake: {kind}, broker: librdkafka mock cluster over TCP\n");
+    println!("\n{cores} cores, lake: {kind}, broker: {broker_kind}\n");
     println!(
         "| instances | records | wall s | CPU s | records/s | records/CPU-s | peak RSS MiB (largest) | records/s vs 1 |"
     );
@@ -177,7 +196,10 @@ fn main() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(
         out.join("scale.json"),
-        format!("{{\"lake\":\"{kind}\",\"cores\":{cores},\"runs\":[{}]}}\n", json.join(",")),
+        format!(
+            "{{\"lake\":\"{kind}\",\"broker\":\"{broker_kind}\",\"cores\":{cores},\"runs\":[{}]}}\n",
+            json.join(",")
+        ),
     )
     .unwrap();
 }

@@ -24,9 +24,10 @@ pub type PartitionKey = (Topic, i32);
 /// What the pipeline does when partitions come and go. Both calls run on the
 /// thread that polls the source, inside [`KafkaSource::poll`].
 pub trait Rebalance: Send + Sync + 'static {
-    /// Partitions were assigned: return, for each, the offset to start at
+    /// Partitions were assigned by the group generation `generation` (when
+    /// the client tells it): return, for each, the offset to start at
     /// (`None`: the beginning of the partition).
-    fn assigned(&self, parts: &[PartitionKey]) -> Vec<Option<i64>>;
+    fn assigned(&self, parts: &[PartitionKey], generation: Option<i32>) -> Vec<Option<i64>>;
     /// Partitions are about to be revoked: commit what is held for them now.
     fn revoking(&self, parts: &[PartitionKey]);
 }
@@ -97,14 +98,15 @@ impl ConsumerContext for Ctx {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let parts = self.parts(tpl);
-                let offsets = self.handler.assigned(&parts);
+                let generation = group_generation(consumer);
+                let offsets = self.handler.assigned(&parts, generation);
                 for ((t, p), off) in parts.iter().zip(offsets) {
                     let offset = off.map_or(Offset::Beginning, Offset::Offset);
                     if let Err(error) = tpl.set_partition_offset(self.names.name(*t), *p, offset) {
                         tracing::error!(%error, "Cannot set the start offset.");
                     }
                 }
-                tracing::info!(partitions = ?parts, "Partitions assigned.");
+                tracing::info!(partitions = ?parts, generation, "Partitions assigned.");
                 if let Err(error) = consumer.assign(tpl) {
                     tracing::error!(%error, "Assigning partitions failed.");
                 }
@@ -123,6 +125,43 @@ impl ConsumerContext for Ctx {
             }
         }
     }
+}
+
+/// The generation of the consumer group this member is in, which rdkafka
+/// does not expose: read from librdkafka's serialised group metadata,
+/// `"CGMDv2:"` followed by the generation as a native-endian `i32`
+/// (`rd_kafka_consumer_group_metadata_write`).
+#[allow(unsafe_code)]
+fn group_generation<C: ConsumerContext>(consumer: &BaseConsumer<C>) -> Option<i32> {
+    use rdkafka::bindings as rd;
+    let mut buf: *mut std::ffi::c_void = std::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the client handle lives as long as `consumer`; the metadata
+    // object is destroyed once written out, the buffer is read within the
+    // size librdkafka gives and freed with its allocator.
+    unsafe {
+        let meta = rd::rd_kafka_consumer_group_metadata(consumer.client().native_ptr());
+        if meta.is_null() {
+            return None;
+        }
+        let error = rd::rd_kafka_consumer_group_metadata_write(meta, &mut buf, &mut size);
+        rd::rd_kafka_consumer_group_metadata_destroy(meta);
+        if !error.is_null() {
+            rd::rd_kafka_error_destroy(error);
+            return None;
+        }
+        if buf.is_null() {
+            return None;
+        }
+        let generation = parse_generation(std::slice::from_raw_parts(buf.cast::<u8>(), size));
+        rd::rd_kafka_mem_free(std::ptr::null_mut(), buf);
+        generation
+    }
+}
+
+fn parse_generation(meta: &[u8]) -> Option<i32> {
+    let rest = meta.strip_prefix(b"CGMDv2:")?;
+    Some(i32::from_ne_bytes(rest.get(..4)?.try_into().ok()?))
 }
 
 /// One consumed record, borrowed from the consumer until dropped.
@@ -334,4 +373,19 @@ pub(crate) fn create_topics(cfg: &KafkaConfig, topics: &[String]) -> Result<()> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_generation;
+
+    #[test]
+    fn the_generation_is_read_from_the_group_metadata() {
+        let mut meta = b"CGMDv2:".to_vec();
+        meta.extend(7i32.to_ne_bytes());
+        meta.extend(b"fivefold\0rdkafka-1\0\x01");
+        assert_eq!(parse_generation(&meta), Some(7));
+        assert_eq!(parse_generation(b"CGMDv2:\x01"), None, "too short");
+        assert_eq!(parse_generation(b"CGMDv3:\x01\0\0\0"), None, "another format");
+    }
 }

@@ -71,6 +71,12 @@ pub struct Owner {
     /// Rises by one with every claim of the source: the ownership epoch that
     /// fences the previous owner's commits.
     pub epoch: u64,
+    /// The consumer group generation whose assignment the claim follows
+    /// (Kafka sources). A record of which rebalance moved the source; the
+    /// epoch, not this, does the fencing, since generations are the
+    /// broker's and an instance learns of a new one only when it rejoins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i32>,
 }
 
 /// One commit.

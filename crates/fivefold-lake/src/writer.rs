@@ -315,8 +315,9 @@ impl Lake {
     /// is refused ([`Error::Fenced`]), and the committed positions and state
     /// that [`Lake::state`] shows afterwards are final: the previous owner
     /// can add nothing to them. Claiming what this writer owns already is a
-    /// no-op.
-    pub fn claim(&mut self, sources: &[String]) -> Result<()> {
+    /// no-op. `generation` is the consumer group generation of the
+    /// assignment, recorded with each claim.
+    pub fn claim(&mut self, sources: &[String], generation: Option<i32>) -> Result<()> {
         self.refresh()?;
         let started = Instant::now();
         loop {
@@ -325,7 +326,7 @@ impl Lake {
                 .filter(|k| self.state.owners.get(*k).is_none_or(|o| o.writer != self.writer_id))
                 .map(|k| {
                     let epoch = self.state.owners.get(k).map_or(0, |o| o.epoch) + 1;
-                    (k.clone(), Owner { writer: self.writer_id.clone(), epoch })
+                    (k.clone(), Owner { writer: self.writer_id.clone(), epoch, generation })
                 })
                 .collect();
             if owners.is_empty() {

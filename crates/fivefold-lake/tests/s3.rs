@@ -154,7 +154,7 @@ fn a_claim_fences_the_previous_owner_of_a_partition() {
     let root = s3_lake(&moto);
     let key = "kafka:hazard:0".to_owned();
     let mut a = Lake::open(&root, opts()).unwrap();
-    a.claim(std::slice::from_ref(&key)).unwrap();
+    a.claim(std::slice::from_ref(&key), Some(1)).unwrap();
     a.write(Table::Hazard, &hazards(0, 1, "2026-03-01T08:00:00Z")).unwrap();
     a.set_position(&key, pos(1));
     a.commit().unwrap();
@@ -162,9 +162,10 @@ fn a_claim_fences_the_previous_owner_of_a_partition() {
     // b takes the partition over (a rebalance a missed, say) and sees a's
     // last commit as final.
     let mut b = Lake::open(&root, opts()).unwrap();
-    b.claim(std::slice::from_ref(&key)).unwrap();
+    b.claim(std::slice::from_ref(&key), Some(2)).unwrap();
     assert_eq!(b.state().owners[&key].writer, b.writer_id());
     assert_eq!(b.state().owners[&key].epoch, 2);
+    assert_eq!(b.state().owners[&key].generation, Some(2), "the generation is recorded");
     assert_eq!(b.state().sources[&key].next, 1);
 
     // a, the zombie, still writes: its commit is refused, even though the

@@ -100,6 +100,8 @@ struct Core {
     /// Assigned partitions whose claim the lake refused (a full disk, say):
     /// claimed when the pause ends, before anything is consumed from them.
     unclaimed: Vec<String>,
+    /// The consumer group generation of the latest assignment.
+    generation: Option<i32>,
 }
 
 /// The pause after a refused commit.
@@ -255,7 +257,7 @@ impl Core {
             if self.unclaimed.is_empty() {
                 return Ok(false);
             }
-            self.lake.claim(&self.unclaimed)?;
+            self.lake.claim(&self.unclaimed, self.generation)?;
             self.unclaimed.clear();
             Ok(true)
         });
@@ -416,14 +418,15 @@ fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
 }
 
 impl Rebalance for Handler {
-    fn assigned(&self, parts: &[PartitionKey]) -> Vec<Option<i64>> {
+    fn assigned(&self, parts: &[PartitionKey], generation: Option<i32>) -> Vec<Option<i64>> {
         let mut core = lock(&self.0);
+        core.generation = generation;
         // The claim fences the partitions' previous owner: once it is in the
         // log, the offsets and state read below are final.
         let keys: Vec<String> = parts.iter().map(|k| source_key(*k)).collect();
         // A claim reads what other instances committed; without one, the
         // log is read here.
-        let refused = match core.lake.claim(&keys) {
+        let refused = match core.lake.claim(&keys, generation) {
             Ok(()) => None,
             Err(error) => {
                 let error = crate::Error::from(error);
@@ -445,7 +448,6 @@ impl Rebalance for Handler {
         };
         // Partition p of every topic is shard p: restore each shard once.
         let shards: std::collections::BTreeSet<i32> = parts.iter().map(|k| k.1).collect();
-        tracing::info!(?shards, claimed = refused.is_none(), "Partitions assigned.");
         for shard in shards {
             if let Err(error) = core.restore_shard(shard) {
                 tracing::error!(%error, shard, "Restoring the scoring state failed.");
@@ -471,8 +473,6 @@ impl Rebalance for Handler {
     }
 
     fn revoking(&self, parts: &[PartitionKey]) {
-        let shards: std::collections::BTreeSet<i32> = parts.iter().map(|k| k.1).collect();
-        tracing::info!(?shards, "Partitions revoked; committing first.");
         let mut core = lock(&self.0);
         if let Err(error) = core.commit() {
             tracing::error!(%error, "Committing before a revocation failed.");
@@ -530,6 +530,7 @@ pub fn run(
         check_clock: opts.check_clock,
         degraded: None,
         unclaimed: Vec::new(),
+        generation: None,
     }));
     let Some(source) = connect(cfg, &core, stop)? else {
         return Ok(RunSummary::default());
