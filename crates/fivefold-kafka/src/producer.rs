@@ -64,9 +64,23 @@ impl Producer {
         }
     }
 
-    /// Waits until every queued message is delivered (or `timeout` passes).
-    pub fn flush(&self, timeout: Duration) -> Result<()> {
-        self.inner.flush(timeout)?;
-        Ok(())
+    /// Waits until every queued message is delivered, for as long as
+    /// deliveries go on: a slow broker is waited for, and the wait fails
+    /// only when `stall` passes with no message delivered.
+    pub fn flush(&self, stall: Duration) -> Result<()> {
+        let mut queued = self.inner.in_flight_count();
+        loop {
+            match self.inner.flush(stall) {
+                Ok(()) => return Ok(()),
+                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {
+                    let now = self.inner.in_flight_count();
+                    if now >= queued {
+                        return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut).into());
+                    }
+                    queued = now;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 }
