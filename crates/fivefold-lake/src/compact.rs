@@ -25,7 +25,8 @@ use arrow::compute::cast;
 use arrow::datatypes::SchemaRef;
 use bytes::Bytes;
 use fivefold_model::Table;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::reader::ChunkReader;
 
 use crate::error::{Error, IoContext, Result};
 use crate::log::{self, AddFile, CommitEntry, TRASH_DIR};
@@ -207,12 +208,10 @@ impl Lake {
         if layout.remote.is_none() {
             return layout.locate(&f.path, &f.staged).map(|p| (p, None)).ok_or_else(missing);
         }
-        for rel in [&f.path, &f.staged] {
-            if let Some(bytes) = layout.read(rel)? {
-                return Ok((layout.show(rel), Some(Bytes::from(bytes))));
-            }
+        match layout.read_committed(&f.path, &f.staged)? {
+            Some((rel, bytes)) => Ok((layout.show(rel), Some(Bytes::from(bytes)))),
+            None => Err(missing()),
         }
-        Err(missing())
     }
 
     /// Deletes the files listed in trash lists older than `retain`; returns
@@ -255,15 +254,16 @@ fn copy_rows(
     sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
 ) -> Result<u64> {
     let bad = |message: String| Error::Compact { path: path.to_path_buf(), message };
-    let parquet = |source| Error::Parquet { path: path.to_path_buf(), source };
+    fn open<T: ChunkReader + 'static>(
+        input: T,
+    ) -> parquet::errors::Result<ParquetRecordBatchReader> {
+        ParquetRecordBatchReaderBuilder::try_new(input)?.with_batch_size(64 * 1024).build()
+    }
     let reader = match bytes {
-        Some(bytes) => ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.with_batch_size(64 * 1024).build())
-            .map_err(parquet)?,
-        None => ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).ctx("open", path)?)
-            .and_then(|b| b.with_batch_size(64 * 1024).build())
-            .map_err(parquet)?,
-    };
+        Some(bytes) => open(bytes),
+        None => open(fs::File::open(path).ctx("open", path)?),
+    }
+    .map_err(|source| Error::Parquet { path: path.to_path_buf(), source })?;
     let mut rows = 0;
     for batch in reader {
         let batch = batch.map_err(|e| bad(e.to_string()))?;

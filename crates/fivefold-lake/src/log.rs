@@ -213,6 +213,22 @@ impl Layout {
         }
     }
 
+    /// The bytes of a committed file and the place they were read from: its
+    /// final place or, while its commit is rolled forward, its staged one;
+    /// `None` when neither holds it.
+    pub(crate) fn read_committed<'a>(
+        &self,
+        path: &'a str,
+        staged: &'a str,
+    ) -> Result<Option<(&'a str, Vec<u8>)>> {
+        for rel in [path, staged] {
+            if let Some(bytes) = self.read(rel)? {
+                return Ok(Some((rel, bytes)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The files in the folder `dir` with their modification times (a
     /// missing folder is empty). Local folders are listed one level deep,
     /// object-store folders in full.

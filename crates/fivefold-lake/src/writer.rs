@@ -193,18 +193,12 @@ impl Lake {
     pub fn read_state(&self, key: &str) -> Result<Option<Vec<u8>>> {
         match self.state.state.get(key) {
             None => Ok(None),
-            Some(r) => {
-                if let Some(bytes) = self.layout.read(&r.path)? {
-                    return Ok(Some(bytes));
+            Some(r) => match self.layout.read_committed(&r.path, &r.staged)? {
+                Some((_, bytes)) => Ok(Some(bytes)),
+                None => {
+                    Err(Error::MissingFile { version: self.state.version, path: r.path.clone() })
                 }
-                match self.layout.read(&r.staged)? {
-                    Some(bytes) => Ok(Some(bytes)),
-                    None => Err(Error::MissingFile {
-                        version: self.state.version,
-                        path: r.path.clone(),
-                    }),
-                }
-            }
+            },
         }
     }
 
@@ -556,11 +550,9 @@ impl Lake {
             .map(|a| a.staged.clone())
             .chain(entry.state.values().map(|s| s.staged.clone()))
             .collect();
-        let mut lost: Vec<String> = bases
-            .iter()
-            .filter(|(k, _)| self.state.owners.get(k).is_some_and(|o| o.writer != self.writer_id))
-            .map(|(k, _)| k.clone())
-            .collect();
+        // A partition claimed by another writer is lost already (its position,
+        // read just now, cannot have moved).
+        let mut lost = self.lost(&bases);
         // In object storage the staged files go up before the commit point,
         // so that a committed file is always in the bucket.
         if lost.is_empty()
