@@ -31,6 +31,8 @@ mod args;
 #[allow(dead_code)] // started and dropped, nothing more
 #[path = "../tests/integration/broker.rs"]
 mod broker;
+#[path = "../tests/support/lake_sql.rs"]
+mod lake_sql;
 #[path = "../tests/support/moto.rs"]
 mod moto;
 use args::arg;
@@ -50,19 +52,9 @@ fn count(env: &[(String, String)], lake: &str, sql: &str) -> u64 {
     text.lines().nth(1).and_then(|l| l.trim().parse().ok()).unwrap_or_else(|| panic!("{text}"))
 }
 
-const SOURCES: [&str; 6] =
-    ["enterprise", "hazard", "enforcement", "monitoring_point", "monitoring_reading", "rescue"];
-
 /// Rows plus dead letters, and distinct Kafka coordinates among them.
 fn reconcile(env: &[(String, String)], lake: &str) -> (u64, u64) {
-    let coords = SOURCES
-        .iter()
-        .map(|t| format!("SELECT _topic t, _partition p, _offset o FROM {t}"))
-        .chain(std::iter::once(
-            "SELECT topic, \"partition\", \"offset\" FROM dead_letters".to_owned(),
-        ))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
+    let coords = lake_sql::kafka_coordinates();
     (
         count(env, lake, &format!("SELECT count(*) FROM ({coords})")),
         count(

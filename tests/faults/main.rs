@@ -21,6 +21,8 @@ mod broker;
 #[allow(dead_code)]
 #[path = "../integration/harness.rs"]
 mod harness;
+#[path = "../support/lake_sql.rs"]
+mod lake_sql;
 #[allow(dead_code)]
 #[path = "../integration/runs.rs"]
 mod runs;

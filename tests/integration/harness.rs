@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::lake_sql::SOURCE_TABLES;
+
 thread_local! {
     /// Environment every command of this test thread gets (the object-store
     /// credentials and endpoint of a test whose lake is in a bucket).
@@ -158,10 +160,6 @@ pub(crate) fn input_records(dir: &Path) -> u64 {
     }
     n
 }
-
-/// The source tables, whose rows plus dead letters account for every record.
-pub(crate) const SOURCE_TABLES: [&str; 6] =
-    ["enterprise", "hazard", "enforcement", "monitoring_point", "monitoring_reading", "rescue"];
 
 /// Rows in all source tables and in dead letters.
 pub(crate) fn lake_rows(lake: &Path) -> (u64, u64) {

@@ -9,6 +9,8 @@ mod config;
 mod harness;
 mod kafka;
 mod kpi;
+#[path = "../support/lake_sql.rs"]
+mod lake_sql;
 #[path = "../support/moto.rs"]
 mod moto;
 mod replay;

@@ -96,14 +96,7 @@ pub(crate) fn drain_and_reconcile(run: &mut Child, lake: &Path, good: u64, bad: 
 /// (topic, partition, offset) appears twice.
 pub(crate) fn reconcile(lake: &Path, good: u64, bad: u64) {
     assert_eq!(lake_rows(lake), (good, bad));
-    let union = SOURCE_TABLES
-        .iter()
-        .map(|t| format!("SELECT _topic AS t, _partition AS p, _offset AS o FROM {t}"))
-        .chain(std::iter::once(
-            "SELECT topic, \"partition\", \"offset\" FROM dead_letters".to_owned(),
-        ))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
+    let union = crate::lake_sql::kafka_coordinates();
     let distinct =
         sql_count(lake, &format!("SELECT count(*) FROM (SELECT DISTINCT t, p, o FROM ({union}))"));
     assert_eq!(distinct, good + bad, "some Kafka records are in the lake twice");
