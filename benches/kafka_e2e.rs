@@ -168,6 +168,7 @@ fn pipeline(args: &[String]) {
     let opts = RunOptions {
         commit_interval: Duration::from_secs(5),
         commit_rows: 1_000_000,
+        batch_rows: 8192,
         exit_at_end: true,
         model: Some(model),
         check_clock: true,
@@ -273,6 +274,7 @@ fn latency(args: &[String]) {
     let opts = RunOptions {
         commit_interval: Duration::from_secs(1),
         commit_rows: 1_000_000,
+        batch_rows: 8192,
         exit_at_end: false,
         model: Some(model),
         check_clock: true,

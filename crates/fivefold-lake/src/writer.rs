@@ -379,9 +379,26 @@ impl Lake {
                 message: format!("no timestamp column `{}`", table.partition_time_column()),
             })?;
         let day = |i: usize| col.value(i).div_euclid(MS_PER_DAY);
-        let first = day(0);
-        if col.null_count() == 0 && (1..col.len()).all(|i| day(i) == first) {
-            return self.append(table, first, batch);
+        if col.null_count() == 0 {
+            // Records come nearly in event-time order: each day is usually
+            // one run of rows, written as a slice without copying.
+            let mut runs: Vec<(i64, usize, usize)> = Vec::new();
+            for i in 0..col.len() {
+                match runs.last_mut() {
+                    Some((d, _, len)) if *d == day(i) => *len += 1,
+                    _ => runs.push((day(i), i, 1)),
+                }
+            }
+            let mut days: Vec<i64> = runs.iter().map(|r| r.0).collect();
+            days.sort_unstable();
+            days.dedup();
+            if days.len() == runs.len() {
+                runs.sort_unstable();
+                for (d, start, len) in runs {
+                    self.append(table, d, &batch.slice(start, len))?;
+                }
+                return Ok(());
+            }
         }
         let mut by_day: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
         for i in 0..col.len() {

@@ -281,6 +281,30 @@ fn parquet_files_hold_the_rows() {
     assert_eq!(ids_in(&snap.files[0].location), vec!["h0", "h1"]);
 }
 
+#[test]
+fn rows_keep_their_order_in_each_days_file_whether_days_run_together_or_interleave() {
+    // Days in runs (written as slices) and interleaved (gathered per day).
+    for (times, want) in [
+        (
+            &["2026-03-01T22:00:00Z", "2026-03-01T23:00:00Z", "2026-03-02T00:00:00Z"][..],
+            vec![vec!["h0", "h1"], vec!["h2"]],
+        ),
+        (
+            &["2026-03-01T22:00:00Z", "2026-03-02T00:00:00Z", "2026-03-01T23:00:00Z"][..],
+            vec![vec!["h0", "h2"], vec!["h1"]],
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lake = Lake::open(dir.path(), opts()).unwrap();
+        lake.write(Table::Hazard, &hazard_batch(times)).unwrap();
+        lake.commit().unwrap();
+        let mut files = read_snapshot(dir.path()).unwrap().files;
+        files.sort_by_key(|f| f.date);
+        let got: Vec<Vec<String>> = files.iter().map(|f| ids_in(&f.location)).collect();
+        assert_eq!(got, want, "{times:?}");
+    }
+}
+
 /// The event ids in a Parquet file, in file order.
 fn ids_in(path: &Path) -> Vec<String> {
     let file = fs::File::open(path).unwrap();

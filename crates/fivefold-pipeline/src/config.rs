@@ -165,6 +165,9 @@ pub struct RunConfig {
     pub commit_interval: String,
     /// Commit when this many rows are pending.
     pub commit_rows: u64,
+    /// Rows a partition collects before they are scored and written to the
+    /// open commit.
+    pub batch_rows: usize,
     /// Address of the status endpoints (`/healthz`, `/readyz`, `/metrics`);
     /// empty: none.
     pub listen: String,
@@ -313,6 +316,9 @@ impl Config {
         if self.run.commit_rows == 0 {
             p.push("run.commit_rows: must be at least 1".to_owned());
         }
+        if self.run.batch_rows == 0 {
+            p.push("run.batch_rows: must be at least 1".to_owned());
+        }
         p.extend(self.kafka.problems());
         if parse_duration(&self.serve.sql_timeout).is_none() {
             p.push(format!(
@@ -425,6 +431,14 @@ mod tests {
         );
         let c = Config::load(None, env(&[("TLS_CERT", "/x.pem"), ("TLS_KEY", "/x.key")])).unwrap();
         assert_eq!((c.serve.tls_cert.as_str(), c.serve.tls_key.as_str()), ("/x.pem", "/x.key"));
+    }
+
+    #[test]
+    fn run_batch_rows_defaults_and_is_checked() {
+        assert_eq!(Config::load(None, []).unwrap().run.batch_rows, 8192);
+        let env = [("FIVEFOLD_RUN__BATCH_ROWS".to_owned(), "0".to_owned())];
+        let e = Config::load(None, env).unwrap_err().to_string();
+        assert!(e.contains("run.batch_rows: must be at least 1"), "{e}");
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub struct RunOptions {
     pub commit_interval: Duration,
     /// Commit when this many records are pending.
     pub commit_rows: u64,
+    /// Rows a partition's decoder holds before they are scored and written
+    /// to the open transaction (visible only at the next commit). Small
+    /// batches keep memory flat and the caches warm between commits.
+    pub batch_rows: usize,
     /// Stop once the lake holds every partition up to the end offsets seen at
     /// startup (for backfills, tests and benchmarks).
     pub exit_at_end: bool,
@@ -79,6 +83,8 @@ struct Core {
     lake: Lake,
     /// One decoder per topic-partition, so that batches stay within a shard.
     decoders: BTreeMap<PartitionKey, Decoder>,
+    /// Rows a decoder holds before [`Core::flush`].
+    batch_rows: usize,
     /// The scorer; shard p holds the enterprises of partition p.
     scorer: Option<Scorer>,
     /// Owned partitions and the next offset expected (`None`: not known yet).
@@ -129,18 +135,20 @@ fn retryable(e: &crate::Error) -> bool {
 }
 
 impl Core {
-    fn push(&mut self, rec: &Record<'_>, seen_at: i64) {
+    /// Validates a record into its partition's decoder; a full decoder is
+    /// flushed into the open transaction.
+    fn push(&mut self, rec: &Record<'_>, seen_at: i64) -> Result<()> {
         let key = (rec.topic(), rec.partition());
         if !self.reseek.is_empty() && self.reseek.iter().any(|(k, _)| *k == key) {
             // Rewound to the lake's offset but not sought back there yet:
             // taking this record would skip what lies between.
-            return;
+            return Ok(());
         }
         let Some(next) = self.owned.get_mut(&key) else {
-            return; // revoked while queued
+            return Ok(()); // revoked while queued
         };
         if next.is_some_and(|n| rec.offset() < n) {
-            return; // already in the lake (a re-delivery after a seek)
+            return Ok(()); // already in the lake (a re-delivery after a seek)
         }
         if let Some(n) = *next
             && rec.offset() > n
@@ -191,6 +199,37 @@ impl Core {
                 }
             }
         }
+        if decoder.buffered_rows() < self.batch_rows {
+            return Ok(());
+        }
+        // A write the lake refuses is handled as a refused commit.
+        match self.flush(key) {
+            Err(e) if retryable(&e) => self.degrade(e),
+            other => other,
+        }
+    }
+
+    /// Scores what a partition's decoder holds and writes it to the lake's
+    /// open transaction.
+    fn flush(&mut self, key: PartitionKey) -> Result<()> {
+        let Some(decoder) = self.decoders.get_mut(&key) else { return Ok(()) };
+        let batches = decoder.finish().map_err(crate::Error::Arrow)?;
+        if batches.is_empty() {
+            return Ok(());
+        }
+        if let Some(sc) = self.scorer.as_mut() {
+            if self.check_clock {
+                sc.set_clock(now_ms());
+            }
+            let source = source_key(key);
+            for (table, batch) in &batches {
+                sc.process(key.1, &source, *table, batch)?;
+            }
+        }
+        for (table, batch) in &batches {
+            self.lake.write(*table, batch)?;
+        }
+        Ok(())
     }
 
     /// Commits what this instance holds; a refused commit pauses the
@@ -285,18 +324,9 @@ impl Core {
     /// Writes what the decoders hold, scores it, and commits it with the
     /// offsets and the scoring state of every owned shard.
     fn try_commit(&mut self) -> Result<Option<CommitInfo>> {
-        if let Some(sc) = self.scorer.as_mut()
-            && self.check_clock
-        {
-            sc.set_clock(now_ms());
-        }
-        for (k, d) in &mut self.decoders {
-            for (table, batch) in d.finish().map_err(crate::Error::Arrow)? {
-                if let Some(sc) = self.scorer.as_mut() {
-                    sc.process(k.1, &source_key(*k), table, &batch)?;
-                }
-                self.lake.write(table, &batch)?;
-            }
+        let keys: Vec<PartitionKey> = self.decoders.keys().copied().collect();
+        for k in keys {
+            self.flush(k)?;
         }
         // An idle instance writes no log entries: a commit needs new records,
         // score rows or offsets that moved.
@@ -514,6 +544,7 @@ pub fn run(
     let core = Arc::new(Mutex::new(Core {
         lake,
         decoders: BTreeMap::new(),
+        batch_rows: opts.batch_rows.max(1),
         scorer: match &opts.model {
             Some(m) => Some(Scorer::new(m.clone())?),
             None => None,
@@ -544,6 +575,9 @@ pub fn run(
     let mut since_check = 0u32;
     let mut consumed = 0u64;
     let mut at_end = false;
+    // When records were seen (dead letters' `seen_at`): read once per round
+    // of up to 512 records, not per record.
+    let mut seen_at = now_ms();
     while !stop.load(Ordering::Relaxed) {
         let polled = source.poll(Duration::from_millis(100));
         let idle = polled.is_none();
@@ -553,7 +587,7 @@ pub fn run(
                 // While paused, what arrives is dropped: consumption restarts
                 // from the lake's offsets when the pause ends.
                 if !c.paused() {
-                    c.push(&rec, now_ms());
+                    c.push(&rec, seen_at)?;
                     consumed += 1;
                 }
             }
@@ -571,6 +605,7 @@ pub fn run(
             continue;
         }
         since_check = 0;
+        seen_at = now_ms();
         progress.store(consumed, Ordering::Relaxed);
         let mut c = lock(&core);
         if let Some(e) = c.failed.take() {

@@ -51,6 +51,7 @@ fn opts(exit_at_end: bool) -> RunOptions {
     RunOptions {
         commit_interval: Duration::from_millis(300),
         commit_rows: 5_000,
+        batch_rows: 1_000,
         exit_at_end,
         model: Some(quick_idle_model()),
         check_clock: true,

@@ -99,6 +99,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
     let opts = RunOptions {
         commit_interval: cfg.run.commit_interval(),
         commit_rows: cfg.run.commit_rows,
+        batch_rows: cfg.run.batch_rows,
         exit_at_end: false,
         // Event time runs far ahead of the clock here: topics that are quiet
         // (rescue, enforcement) stop holding it back after 3 s, not 30 s.

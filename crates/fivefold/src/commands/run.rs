@@ -35,6 +35,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<()> {
     let opts = RunOptions {
         commit_interval: cfg.run.commit_interval(),
         commit_rows: cfg.run.commit_rows,
+        batch_rows: cfg.run.batch_rows,
         exit_at_end: args.exit_at_end,
         model: cfg.scoring.model(None)?,
         check_clock: true,
