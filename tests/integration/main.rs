@@ -6,6 +6,7 @@
 mod broker;
 mod browser;
 mod config;
+mod demo;
 mod harness;
 mod kafka;
 mod kpi;

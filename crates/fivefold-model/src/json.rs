@@ -271,7 +271,7 @@ impl Value<'_> {
 /// control characters, invalid UTF-8 or JSON) returns `None`, and serde_json
 /// scans the record instead, so results and error texts are the same either way.
 fn scan_flat<'de>(raw: &'de [u8], layout: &Layout, out: &mut Scanned<'de>) -> Option<()> {
-    let text = simdutf8::basic::from_utf8(raw).ok()?;
+    let text = std::str::from_utf8(raw).ok()?;
     let b = text.as_bytes();
     let ws = |mut i: usize| {
         while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {

@@ -1,15 +1,16 @@
 //! Rendering query results as text: an aligned table, CSV or JSON.
 
 use std::fmt;
+use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringBuilder};
-use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::csv::{Writer as CsvWriter, WriterBuilder as CsvWriterBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
-use datafusion::arrow::json::WriterBuilder as JsonWriterBuilder;
 use datafusion::arrow::json::writer::{EncoderOptions, JsonArray, make_encoder};
+use datafusion::arrow::json::{Writer as JsonWriter, WriterBuilder as JsonWriterBuilder};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
 use crate::error::{Error, Result};
@@ -65,33 +66,75 @@ impl FromStr for OutputFormat {
 ///
 /// Timestamps are written as RFC 3339, dates as `YYYY-MM-DD`.
 pub fn format_batches(batches: &[RecordBatch], format: OutputFormat) -> Result<String> {
-    let bytes = match format {
-        OutputFormat::Table => return Ok(pretty_format_batches(batches)?.to_string()),
-        OutputFormat::Csv => {
-            let mut out = Vec::new();
-            {
-                let mut writer = CsvWriterBuilder::new().with_header(true).build(&mut out);
-                for batch in batches {
-                    writer.write(&nested_as_json_text(batch)?)?;
-                }
-            }
-            out
-        }
-        OutputFormat::Json => {
-            let mut out = Vec::new();
-            {
-                let mut writer = JsonWriterBuilder::new()
-                    .with_explicit_nulls(true)
-                    .build::<_, JsonArray>(&mut out);
-                for batch in batches {
-                    writer.write(batch)?;
-                }
-                writer.finish()?;
-            }
-            out
-        }
-    };
+    let mut writer = BatchWriter::new(Vec::new(), format);
+    for batch in batches {
+        writer.write(batch)?;
+    }
+    let bytes = writer.finish(None)?;
     String::from_utf8(bytes).map_err(|e| Error::Format(ArrowError::ExternalError(Box::new(e))))
+}
+
+/// Writes a result batch by batch as [`format_batches`] renders it whole:
+/// CSV and JSON go out as each batch comes, so a large result is never held;
+/// the table needs every row for its column widths and collects them.
+pub struct BatchWriter<W: Write> {
+    inner: Inner<W>,
+    wrote: bool,
+}
+
+enum Inner<W: Write> {
+    Table(W, Vec<RecordBatch>),
+    Csv(Box<CsvWriter<W>>),
+    Json(JsonWriter<W, JsonArray>),
+}
+
+impl<W: Write> BatchWriter<W> {
+    /// A writer of `format` into `out`.
+    pub fn new(out: W, format: OutputFormat) -> Self {
+        let inner = match format {
+            OutputFormat::Table => Inner::Table(out, Vec::new()),
+            OutputFormat::Csv => {
+                Inner::Csv(Box::new(CsvWriterBuilder::new().with_header(true).build(out)))
+            }
+            OutputFormat::Json => Inner::Json(
+                JsonWriterBuilder::new().with_explicit_nulls(true).build::<_, JsonArray>(out),
+            ),
+        };
+        BatchWriter { inner, wrote: false }
+    }
+
+    /// Writes (or, for the table, keeps) one batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.wrote = true;
+        match &mut self.inner {
+            Inner::Table(_, batches) => batches.push(batch.clone()),
+            Inner::Csv(w) => w.write(&nested_as_json_text(batch)?)?,
+            Inner::Json(w) => w.write(batch)?,
+        }
+        Ok(())
+    }
+
+    /// Ends the output and returns the writer. With `schema`, a result without
+    /// batches still gets its table or CSV header.
+    pub fn finish(mut self, schema: Option<SchemaRef>) -> Result<W> {
+        if !self.wrote
+            && let Some(schema) = schema
+        {
+            self.write(&RecordBatch::new_empty(schema))?;
+        }
+        Ok(match self.inner {
+            Inner::Table(mut out, batches) => {
+                write!(out, "{}", pretty_format_batches(&batches)?)
+                    .map_err(|e| Error::Format(e.into()))?;
+                out
+            }
+            Inner::Csv(w) => w.into_inner(),
+            Inner::Json(mut w) => {
+                w.finish()?;
+                w.into_inner()
+            }
+        })
+    }
 }
 
 /// The batch with every nested column (lists, structs, maps) replaced by a
@@ -189,6 +232,33 @@ mod tests {
         );
         assert_eq!(text, expected);
         assert_eq!(format_batches(&[], OutputFormat::Json).unwrap(), "[]");
+    }
+
+    #[test]
+    fn written_batch_by_batch_as_rendered_whole() {
+        let whole = sample();
+        let parts = [whole.slice(0, 1), whole.slice(1, 0), whole.slice(1, 2)];
+        for format in OutputFormat::ALL {
+            let mut w = BatchWriter::new(Vec::new(), format);
+            for part in &parts {
+                w.write(part).unwrap();
+            }
+            let streamed = String::from_utf8(w.finish(Some(whole.schema())).unwrap()).unwrap();
+            let rendered = format_batches(std::slice::from_ref(&whole), format).unwrap();
+            assert_eq!(streamed, rendered, "{format}");
+        }
+        // No batches: the header (or `[]`) from the schema alone.
+        let empty = |format| {
+            let w = BatchWriter::new(Vec::new(), format);
+            String::from_utf8(w.finish(Some(whole.schema())).unwrap()).unwrap()
+        };
+        assert_eq!(empty(OutputFormat::Csv), "id,name,score,ok,at,day,tags\n");
+        assert_eq!(empty(OutputFormat::Json), "[]");
+        assert!(
+            empty(OutputFormat::Table).contains("| id | name"),
+            "{}",
+            empty(OutputFormat::Table)
+        );
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub mod shape;
 mod table;
 
 pub use error::{Error, Result};
-pub use format::{OutputFormat, format_batches};
-pub use run::{explain, query};
+pub use format::{BatchWriter, OutputFormat, format_batches};
+pub use run::{explain, query, query_to};
 pub use session::{QueryOptions, first_per, lake_session, register_lake, views};
 pub use table::{DATE_COLUMN, LakeTable};
 

@@ -9,7 +9,10 @@ use datafusion::prelude::{DataFrame, SQLOptions, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 
+use futures::StreamExt as _;
+
 use crate::error::{Error, Result, planning_error};
+use crate::format::{BatchWriter, OutputFormat};
 
 /// Runs one read-only statement: DDL, DML and SET-like statements are refused
 /// with [`Error::ReadOnly`] naming the statement kind.
@@ -30,6 +33,25 @@ pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> 
         batches.push(RecordBatch::new_empty(schema));
     }
     Ok(batches)
+}
+
+/// Runs one read-only statement, as [`query`] does, and writes its rows to
+/// `out` in `format` as they come instead of collecting them, so that CSV and
+/// JSON results of any size print (see [`BatchWriter`]). Returns `out`.
+pub async fn query_to<W: std::io::Write>(
+    ctx: &SessionContext,
+    sql: &str,
+    format: OutputFormat,
+    out: W,
+) -> Result<W> {
+    let (df, _) = plan_read_only(ctx, sql).await?;
+    let mut stream = df.execute_stream().await?;
+    let schema = stream.schema();
+    let mut writer = BatchWriter::new(out, format);
+    while let Some(batch) = stream.next().await {
+        writer.write(&batch?)?;
+    }
+    writer.finish(Some(schema))
 }
 
 /// EXPLAIN of a query as text.

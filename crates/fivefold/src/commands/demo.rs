@@ -33,6 +33,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
         .listen
         .parse()
         .with_context(|| format!("--listen {:?} is not HOST:PORT", args.listen))?;
+    let (serve_opts, scheme) = super::serve::checked_options(&cfg)?;
     let consumed = Arc::new(AtomicU64::new(0));
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
@@ -78,12 +79,12 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
     let server = super::serve::spawn(
         cfg.lake.path.clone(),
         addr,
-        super::serve::options(&cfg),
+        serve_opts,
         super::serve::metrics(),
         Arc::clone(&stop),
     )?;
     println!("Fivefold demo");
-    println!("  dashboard and API:     http://{addr}/");
+    println!("  dashboard and API:     {scheme}://{addr}/");
     println!("  embedded Kafka broker: {}", cfg.kafka.brokers);
     println!("  lake:                  {}", cfg.lake.path.display());
     println!(

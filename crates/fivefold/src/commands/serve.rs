@@ -30,6 +30,18 @@ pub(crate) fn options(cfg: &Config) -> ServeOptions {
     }
 }
 
+/// The API options of a configuration with its TLS files loaded once, so
+/// that a bad certificate or key is one clear error before anything is
+/// served, and the URL scheme they serve (`http` or `https`).
+pub(crate) fn checked_options(cfg: &Config) -> anyhow::Result<(ServeOptions, &'static str)> {
+    let opts = options(cfg);
+    if let Some(files) = &opts.tls {
+        files.load()?;
+    }
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    Ok((opts, scheme))
+}
+
 /// Installs the Prometheus recorder behind `/metrics` (once per process).
 pub(crate) fn metrics() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
     metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().ok()
@@ -82,13 +94,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !fivefold_lake::is_object_url(&args.lake) && !args.lake.is_dir() {
         anyhow::bail!("--lake {} is not a directory", args.lake.display());
     }
-    let opts = options(&cfg);
-    // Checked here too, so that a bad certificate or key is one clear error
-    // before anything is served.
-    if let Some(files) = &opts.tls {
-        files.load()?;
-    }
-    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    let (opts, scheme) = checked_options(&cfg)?;
     let stop = super::shutdown_flag()?;
     let server = spawn(args.lake, addr, opts, metrics(), stop)?;
     println!("Fivefold API and dashboard on {scheme}://{addr}/");

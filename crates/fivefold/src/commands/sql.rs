@@ -1,5 +1,7 @@
 //! `fivefold sql`.
 
+use std::io::Write as _;
+
 use fivefold_query::{OutputFormat, QueryOptions};
 
 use crate::cli::SqlArgs;
@@ -13,13 +15,14 @@ pub(crate) fn run(args: SqlArgs) -> anyhow::Result<()> {
         if args.explain {
             println!("{}", fivefold_query::explain(&ctx, &args.sql).await?);
         } else {
-            let batches = fivefold_query::query(&ctx, &args.sql).await?;
-            let text = fivefold_query::format_batches(&batches, format)?;
-            if text.ends_with('\n') {
-                print!("{text}");
-            } else {
-                println!("{text}");
+            // Rows go out as they come: a result larger than memory still prints.
+            let out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut out = fivefold_query::query_to(&ctx, &args.sql, format, out).await?;
+            // CSV ends its last line; the table and JSON get one.
+            if format != OutputFormat::Csv {
+                writeln!(out)?;
             }
+            out.flush()?;
         }
         anyhow::Ok(())
     })
