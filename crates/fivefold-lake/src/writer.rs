@@ -380,20 +380,17 @@ impl Lake {
             })?;
         let day = |i: usize| col.value(i).div_euclid(MS_PER_DAY);
         if col.null_count() == 0 {
-            // Records come nearly in event-time order: each day is usually
-            // one run of rows, written as a slice without copying.
+            // Records come nearly in event-time order: the days usually rise
+            // in runs of rows, each written as a slice without copying.
             let mut runs: Vec<(i64, usize, usize)> = Vec::new();
             for i in 0..col.len() {
+                let d = day(i);
                 match runs.last_mut() {
-                    Some((d, _, len)) if *d == day(i) => *len += 1,
-                    _ => runs.push((day(i), i, 1)),
+                    Some((last, _, len)) if *last == d => *len += 1,
+                    _ => runs.push((d, i, 1)),
                 }
             }
-            let mut days: Vec<i64> = runs.iter().map(|r| r.0).collect();
-            days.sort_unstable();
-            days.dedup();
-            if days.len() == runs.len() {
-                runs.sort_unstable();
+            if runs.windows(2).all(|w| w[0].0 < w[1].0) {
                 for (d, start, len) in runs {
                     self.append(table, d, &batch.slice(start, len))?;
                 }
