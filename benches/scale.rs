@@ -28,7 +28,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_fivefold");
 
 #[path = "args.rs"]
 mod args;
-#[allow(dead_code)] // started and dropped, nothing more
+#[allow(dead_code)] // started, asked its address and its producer config; nothing more
 #[path = "../tests/integration/broker.rs"]
 mod broker;
 #[path = "../tests/support/lake_sql.rs"]
@@ -89,13 +89,11 @@ fn main() {
         (_, Some(tansu)) => tansu.addr(),
         _ => panic!("--broker is mock or tansu, not {broker_kind}"),
     };
-    // Tansu serves a fetch that starts inside a record batch from the next
-    // batch (see tests/integration/runs.rs): every offset a batch boundary.
+    // Tansu needs every offset a batch boundary (see `broker::ONE_RECORD_PER_BATCH`).
     // For the mock the file is empty: the defaults.
     let producer = work.path().join("producer.toml");
-    let one_per_batch =
-        "[kafka.properties]\n\"batch.num.messages\" = \"1\"\n\"linger.ms\" = \"0\"\n";
-    std::fs::write(&producer, if tansu.is_some() { one_per_batch } else { "" }).unwrap();
+    let config = if tansu.is_some() { broker::ONE_RECORD_PER_BATCH } else { "" };
+    std::fs::write(&producer, config).unwrap();
     let moto = (kind == "s3").then(moto::Moto::start);
     let env: Vec<(String, String)> = moto.as_ref().map(moto::Moto::env).unwrap_or_default();
 

@@ -10,6 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `fivefold generate` config that produces one record per batch.
+///
+/// Tansu 0.6 serves a fetch that starts inside a record batch from the next
+/// batch, silently skipping the rest of the batch (a real Kafka broker
+/// returns the whole batch and the client skips what precedes the offset).
+/// A pipeline that resumes from the lake's offsets starts mid-batch, so
+/// whatever produces to Tansu makes every offset a batch boundary.
+pub(crate) const ONE_RECORD_PER_BATCH: &str =
+    "[kafka.properties]\n\"batch.num.messages\" = \"1\"\n\"linger.ms\" = \"0\"\n";
+
 /// Where the broker keeps its data.
 pub(crate) enum Storage {
     /// In memory: lost when the process stops.

@@ -8,17 +8,11 @@ use std::time::{Duration, Instant};
 use crate::broker::Broker;
 use crate::harness::*;
 
-/// A config file for `fivefold generate` that produces one record per batch.
-///
-/// Tansu 0.6 serves a fetch that starts inside a record batch from the next
-/// batch, silently skipping the rest of the batch (a real Kafka broker
-/// returns the whole batch and the client skips what precedes the offset).
-/// A pipeline that resumes from the lake's offsets starts mid-batch, so the
-/// tests make every offset a batch boundary.
+/// A config file for `fivefold generate` that produces one record per batch
+/// ([`crate::broker::ONE_RECORD_PER_BATCH`]).
 pub(crate) fn one_record_per_batch() -> String {
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("one-record-per-batch.toml");
-    let text = "[kafka.properties]\n\"batch.num.messages\" = \"1\"\n\"linger.ms\" = \"0\"\n";
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, crate::broker::ONE_RECORD_PER_BATCH).unwrap();
     path.to_str().unwrap().to_owned()
 }
 
