@@ -337,13 +337,9 @@ impl Lake {
                 state: BTreeMap::new(),
                 owners,
             };
-            let rel = self.layout.entry(entry.version);
-            let tmp = format!(".tmp-{}-{}", self.writer_id, entry.version);
-            if self.layout.create(&rel, log::to_json(&entry), &tmp, self.opts.durable)? {
+            if self.create_entry(&entry)? {
                 self.state.apply(&entry);
-                if entry.version.is_multiple_of(log::CHECKPOINT_INTERVAL) {
-                    self.write_checkpoint()?;
-                }
+                self.checkpoint_if_due()?;
                 crate::metrics::commit(&entry, started.elapsed().as_secs_f64());
                 return Ok(());
             }
@@ -577,9 +573,7 @@ impl Lake {
             }
         }
         while lost.is_empty() {
-            let rel = self.layout.entry(entry.version);
-            let tmp = format!(".tmp-{}-{}", self.writer_id, entry.version);
-            if self.layout.create(&rel, log::to_json(&entry), &tmp, self.opts.durable)? {
+            if self.create_entry(&entry)? {
                 break;
             }
             self.refresh()?;
@@ -640,9 +634,7 @@ impl Lake {
                 let _ = self.layout.delete(&path);
             }
         }
-        if entry.version.is_multiple_of(log::CHECKPOINT_INTERVAL) {
-            self.write_checkpoint()?;
-        }
+        self.checkpoint_if_due()?;
         let info = CommitInfo {
             version: entry.version,
             files: entry.adds.len(),
@@ -655,7 +647,19 @@ impl Lake {
         Ok(info)
     }
 
-    fn write_checkpoint(&self) -> Result<()> {
+    /// Creates the log entry of `entry.version` (the commit point); false
+    /// when another writer took that version first.
+    fn create_entry(&self, entry: &CommitEntry) -> Result<bool> {
+        let rel = self.layout.entry(entry.version);
+        let tmp = format!(".tmp-{}-{}", self.writer_id, entry.version);
+        self.layout.create(&rel, log::to_json(entry), &tmp, self.opts.durable)
+    }
+
+    /// Writes a checkpoint of the state when its version is due for one.
+    fn checkpoint_if_due(&self) -> Result<()> {
+        if !self.state.version.is_multiple_of(log::CHECKPOINT_INTERVAL) {
+            return Ok(());
+        }
         let rel = self.layout.checkpoint(self.state.version);
         let tmp = format!(".tmp-{}-checkpoint", self.writer_id);
         self.layout.create(&rel, log::to_json(&self.state), &tmp, self.opts.durable)?;
