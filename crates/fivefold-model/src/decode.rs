@@ -257,6 +257,9 @@ struct TableBuilder {
     slots: Vec<usize>,
     /// The slot of `schema_version`, if the table has it.
     schema_version_slot: Option<usize>,
+    /// Slots the topic knows but this table does not (a point's fields on a
+    /// reading, say), with their names, in slot order: these go to `extra`.
+    foreign: Vec<(usize, &'static str)>,
     columns: Vec<Column>,
     /// `rescue.grade`, computed from the casualties and loss.
     grade: Option<StringBuilder>,
@@ -268,11 +271,18 @@ impl TableBuilder {
     fn new(table: Table, layout: &Layout) -> Self {
         let fields = table.fields().unwrap_or_default();
         let has_version = fields.iter().any(|f| f.name == "schema_version");
+        let slots: Vec<usize> =
+            fields.iter().map(|f| layout.slot(f.name).unwrap_or(usize::MAX)).collect();
+        let foreign = (0..json::MAX_SLOTS)
+            .map_while(|slot| layout.name(slot).map(|name| (slot, name)))
+            .filter(|(slot, _)| !slots.contains(slot))
+            .collect();
         TableBuilder {
             table,
             fields,
-            slots: fields.iter().map(|f| layout.slot(f.name).unwrap_or(usize::MAX)).collect(),
+            slots,
             schema_version_slot: has_version.then(|| layout.slot("schema_version")).flatten(),
+            foreign,
             columns: fields.iter().map(|f| Column::for_kind(f.kind)).collect(),
             grade: (table == Table::Rescue).then(StringBuilder::new),
             source: SourceColumns::new(),
@@ -481,7 +491,7 @@ impl Decoder {
         }
         check_conditions(builder.table, builder.fields, &cells)?;
 
-        let extra = extra_json(&scanned, &self.layout, &builder.slots);
+        let extra = extra_json(&scanned, &builder.foreign);
         for (col, cell) in builder.columns.iter_mut().zip(&cells) {
             col.append(cell);
         }
@@ -790,14 +800,11 @@ fn rescue_grade(fields: &[FieldSpec], cells: &[Cell<'_>]) -> &'static str {
 }
 
 /// The `extra` column: unknown keys, and keys the topic knows but this record
-/// type does not, as one JSON object of their raw values.
-fn extra_json(scanned: &Scanned<'_>, layout: &Layout, used: &[usize]) -> Option<String> {
+/// type does not (`foreign`), as one JSON object of their raw values.
+fn extra_json(scanned: &Scanned<'_>, foreign: &[(usize, &'static str)]) -> Option<String> {
     let mut others: Vec<(&str, &str)> = Vec::new();
-    for (slot, raw) in scanned.slots.iter().enumerate() {
-        if let Some(raw) = raw
-            && !used.contains(&slot)
-            && let Some(name) = layout.name(slot)
-        {
+    for &(slot, name) in foreign {
+        if let Some(raw) = scanned.slots[slot] {
             others.push((name, raw));
         }
     }
