@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RiskModel;
 use crate::enterprise::{Contribution, Enterprise, Span, SpanKind};
+use crate::keyed::Hint;
 use crate::rules::Family;
 
 /// One row of the `alarms` table.
@@ -93,6 +94,9 @@ pub struct PointState {
     active: Option<Episode>,
     offline_since: Option<i64>,
     flat: Option<(f64, i64, bool)>,
+    /// Where the enterprise of `uscc` sits in its shard's map.
+    #[serde(skip)]
+    pub(crate) enterprise_hint: Hint,
 }
 
 impl PointState {
@@ -106,6 +110,7 @@ impl PointState {
             active: None,
             offline_since: None,
             flat: None,
+            enterprise_hint: Hint::default(),
         }
     }
 

@@ -26,6 +26,20 @@ pub(crate) struct Keyed<V> {
     order: Vec<u32>,
 }
 
+/// A remembered position in a [`Keyed`], kept beside a key that is looked up
+/// again and again (a point's enterprise). Positions never change, since keys
+/// are never removed, and a hint is checked against the key before use, so a
+/// stale or foreign hint only costs the hash it was meant to save. A hint is
+/// not state: it is never serialised, and all hints compare equal.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Hint(Option<u32>);
+
+impl PartialEq for Hint {
+    fn eq(&self, _: &Hint) -> bool {
+        true
+    }
+}
+
 impl<V> Default for Keyed<V> {
     fn default() -> Self {
         Keyed { index: HashMap::new(), keys: Vec::new(), values: Vec::new(), order: Vec::new() }
@@ -42,7 +56,32 @@ impl<V> Keyed<V> {
     /// The value of `key`, made by `new` if the key is new (the only case
     /// in which the key is copied).
     pub(crate) fn get_or_insert_with(&mut self, key: &str, new: impl FnOnce() -> V) -> &mut V {
-        let at = match self.index.get(key) {
+        let at = self.position_or_insert(key, new);
+        &mut self.values[at]
+    }
+
+    /// [`Keyed::get_or_insert_with`] that first tries the position `hint`
+    /// remembers, and remembers the one it finds: one string comparison
+    /// instead of a hash when the same key comes back.
+    pub(crate) fn get_or_insert_hinted(
+        &mut self,
+        key: &str,
+        hint: &mut Hint,
+        new: impl FnOnce() -> V,
+    ) -> &mut V {
+        let at = match hint.0 {
+            Some(at) if self.keys.get(at as usize).is_some_and(|k| **k == *key) => at as usize,
+            _ => {
+                let at = self.position_or_insert(key, new);
+                hint.0 = Some(at as u32);
+                at
+            }
+        };
+        &mut self.values[at]
+    }
+
+    fn position_or_insert(&mut self, key: &str, new: impl FnOnce() -> V) -> usize {
+        match self.index.get(key) {
             Some(at) => *at as usize,
             None => {
                 let at = self.values.len();
@@ -51,8 +90,7 @@ impl<V> Keyed<V> {
                 self.values.push(new());
                 at
             }
-        };
-        &mut self.values[at]
+        }
     }
 
     /// Positions in key order: `order` when no insertion has outdated it.
@@ -170,5 +208,23 @@ mod tests {
         sorted.sort_unstable();
         assert_eq!(keys, sorted);
         assert!(keys.contains(&"c"));
+    }
+
+    #[test]
+    fn a_hint_is_checked_against_its_key_before_use() {
+        let mut k: Keyed<i32> = Keyed::default();
+        let mut hint = Hint::default();
+        *k.get_or_insert_hinted("b", &mut hint, || 1) += 10;
+        assert_eq!(hint.0, Some(0));
+        // The remembered position serves the same key again.
+        assert_eq!(*k.get_or_insert_hinted("b", &mut hint, || 99), 11);
+        // Another key with the same hint is found (or inserted) by hash, and
+        // the hint moves to it; "b" keeps its value.
+        assert_eq!(*k.get_or_insert_hinted("a", &mut hint, || 2), 2);
+        assert_eq!(hint.0, Some(1));
+        let mut stale = Hint(Some(7));
+        assert_eq!(*k.get_or_insert_hinted("b", &mut stale, || 99), 11);
+        assert_eq!(stale.0, Some(0));
+        assert_eq!(k.len(), 2);
     }
 }

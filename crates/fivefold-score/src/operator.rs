@@ -416,9 +416,11 @@ impl Scorer {
             let window_end = (t.div_euclid(w) + 1) * w;
             let Some(pid) = str_at(points, row) else { continue };
             let u = u.unwrap_or_default();
-            // One hash lookup per map; a key is copied only when new.
-            let ent = sh.enterprises.get_or_insert_with(u, Enterprise::default);
+            // One hash lookup (the point's; its enterprise is found through
+            // its hint); a key is copied only when new.
             let p = sh.points.get_or_insert_with(pid, || PointState::new(u));
+            let ent =
+                sh.enterprises.get_or_insert_hinted(u, &mut p.enterprise_hint, Enterprise::default);
             let value = values.and_then(|v| v.is_valid(row).then(|| v.value(row)));
             let r = Reading { t, value, quality: str_at(quality, row).unwrap_or("good") };
             p.reading(&m, pid, r, ent, &mut self.out.alarms);
@@ -487,7 +489,11 @@ impl Scorer {
             let enterprises = &mut sh.enterprises;
             sh.points.for_each_mut(|pid, p| {
                 // Every point at every window end: no allocation unless the enterprise is new.
-                let ent = enterprises.get_or_insert_with(&p.uscc, Enterprise::default);
+                let ent = enterprises.get_or_insert_hinted(
+                    &p.uscc,
+                    &mut p.enterprise_hint,
+                    Enterprise::default,
+                );
                 p.tick(&m, pid, next, ent);
             });
             let scores = &mut self.out.scores;
