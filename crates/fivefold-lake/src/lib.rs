@@ -48,15 +48,8 @@ pub fn read_snapshot(root: &Path) -> Result<Snapshot> {
     let mut files = Vec::with_capacity(state.files.len());
     // In object storage, one listing of the staging folder tells which files
     // may not be in place yet; only those are looked up one by one.
-    let staged: Option<std::collections::HashSet<String>> = match &layout.remote {
-        Some(r) => Some(
-            r.list(log::STAGING_DIR)?
-                .into_iter()
-                .map(|(n, _)| format!("{}/{n}", log::STAGING_DIR))
-                .collect(),
-        ),
-        None => None,
-    };
+    let staged: Option<std::collections::HashSet<String>> =
+        layout.remote_staged()?.map(|s| s.into_iter().map(|(path, _)| path).collect());
     for f in state.files.values() {
         let location = match (&layout.remote, &staged) {
             (Some(r), Some(staged)) => {

@@ -252,6 +252,16 @@ impl Layout {
         Ok(out)
     }
 
+    /// In object storage, every staged object, as its path in the lake with
+    /// its modification time: one listing tells which committed files may
+    /// still be only in staging. `None` for a local lake, where
+    /// [`Layout::locate`] looks each file up instead.
+    pub(crate) fn remote_staged(&self) -> Result<Option<Vec<(String, SystemTime)>>> {
+        let Some(r) = &self.remote else { return Ok(None) };
+        let staged = r.list(STAGING_DIR)?;
+        Ok(Some(staged.into_iter().map(|(n, m)| (format!("{STAGING_DIR}/{n}"), m)).collect()))
+    }
+
     /// Creates the file `rel` holding `bytes` unless it exists (the commit
     /// point); false when it did. Locally through [`create_exclusive`] with
     /// the temporary name `tmp_name`, in a bucket by the store's conditional create.

@@ -223,9 +223,8 @@ impl Lake {
     /// ones were copied just now, the others belong to no live commit.
     fn link_committed(&self) -> Result<()> {
         if let Some(r) = &self.layout.remote {
-            let staged = r.list(STAGING_DIR)?;
-            let present: HashSet<String> =
-                staged.iter().map(|(n, _)| format!("{STAGING_DIR}/{n}")).collect();
+            let staged = self.layout.remote_staged()?.unwrap_or_default();
+            let present: HashSet<&str> = staged.iter().map(|(path, _)| path.as_str()).collect();
             let files = self.state.files.values().map(|f| (&f.path, &f.staged));
             let blobs = self.state.state.values().map(|s| (&s.path, &s.staged));
             for (path, st) in files.chain(blobs) {
@@ -238,9 +237,9 @@ impl Lake {
                     });
                 }
             }
-            for (name, modified) in staged {
-                if older_than(modified, STALE_STATE_AGE) {
-                    r.delete(&format!("{STAGING_DIR}/{name}"))?;
+            for (path, modified) in &staged {
+                if older_than(*modified, STALE_STATE_AGE) {
+                    r.delete(path)?;
                 }
             }
             return Ok(());
