@@ -74,14 +74,9 @@ impl ObjectLake {
                 if endpoint.starts_with("http://") {
                     b = b.with_allow_http(true);
                 }
-                let s: Arc<dyn ObjectStore> = Arc::new(b.build().map_err(|e| Error::Store {
-                    op: "open",
-                    path: url.to_owned(),
-                    message: format!(
-                        "{e}; set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and, for \
-                         MinIO or Ceph, AWS_ENDPOINT_URL"
-                    ),
-                })?);
+                let hint = "; set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and, \
+                            for MinIO or Ceph, AWS_ENDPOINT_URL";
+                let s = build(b, "open", url, hint)?;
                 stores.insert(base.clone(), Arc::clone(&s));
                 s
             }
@@ -98,21 +93,13 @@ impl ObjectLake {
         let (base, bucket, _) = split_url(url)?;
         let mut b = AmazonS3Builder::new().with_bucket_name(bucket);
         for (key, value) in options {
-            let key = key.parse().map_err(|e| Error::Store {
-                op: "configure",
-                path: url.to_owned(),
-                message: format!("{e}"),
-            })?;
+            let key = key.parse().map_err(|e| store_error("configure", url, format!("{e}")))?;
             b = b.with_config(key, *value);
             if value.starts_with("http://") {
                 b = b.with_allow_http(true);
             }
         }
-        let store: Arc<dyn ObjectStore> = Arc::new(b.build().map_err(|e| Error::Store {
-            op: "configure",
-            path: url.to_owned(),
-            message: e.to_string(),
-        })?);
+        let store = build(b, "configure", url, "")?;
         stores(url)?.insert(base, store);
         Ok(())
     }
@@ -258,11 +245,7 @@ fn split_url(url: &str) -> Result<(String, &str, String)> {
     let rest = url.strip_prefix(S3_SCHEME).unwrap_or(url).trim_end_matches('/');
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
-        return Err(Error::Store {
-            op: "open",
-            path: url.to_owned(),
-            message: "the URL names no bucket; write s3://BUCKET/PREFIX".into(),
-        });
+        return Err(store_error("open", url, "the URL names no bucket; write s3://BUCKET/PREFIX"));
     }
     Ok((format!("{S3_SCHEME}{bucket}"), bucket, prefix.trim_matches('/').to_owned()))
 }
@@ -273,11 +256,27 @@ fn stores(
     url: &str,
 ) -> Result<std::sync::MutexGuard<'static, HashMap<String, Arc<dyn ObjectStore>>>> {
     static STORES: OnceLock<Mutex<HashMap<String, Arc<dyn ObjectStore>>>> = OnceLock::new();
-    STORES.get_or_init(Default::default).lock().map_err(|_| Error::Store {
-        op: "open",
-        path: url.to_owned(),
-        message: "the store cache was poisoned by a panic".into(),
-    })
+    STORES
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|_| store_error("open", url, "the store cache was poisoned by a panic"))
+}
+
+/// The store an S3 builder describes; `hint` follows the builder's error.
+fn build(
+    b: AmazonS3Builder,
+    op: &'static str,
+    url: &str,
+    hint: &str,
+) -> Result<Arc<dyn ObjectStore>> {
+    match b.build() {
+        Ok(s) => Ok(Arc::new(s)),
+        Err(e) => Err(store_error(op, url, format!("{e}{hint}"))),
+    }
+}
+
+fn store_error(op: &'static str, url: &str, message: impl Into<String>) -> Error {
+    Error::Store { op, path: url.to_owned(), message: message.into() }
 }
 
 /// Runs `fut` on the lake's I/O runtime and waits for it on this thread.

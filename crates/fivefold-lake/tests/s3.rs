@@ -212,3 +212,13 @@ fn a_url_without_a_bucket_is_one_clear_error() {
     let err = Lake::open("s3://", opts()).err().expect("no bucket");
     assert!(err.to_string().contains("names no bucket"), "{err}");
 }
+
+#[test]
+fn an_unknown_store_option_is_one_clear_error() {
+    let err =
+        ObjectLake::configure("s3://some-bucket", &[("aws_region", "x"), ("aws_regoin", "y")])
+            .expect_err("unknown key");
+    let text = err.to_string();
+    assert!(text.starts_with("configure s3://some-bucket: "), "{text}");
+    assert!(text.contains("aws_regoin"), "{text}");
+}
