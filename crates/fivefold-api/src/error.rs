@@ -20,6 +20,9 @@ pub enum ApiError {
     /// Nothing at that key.
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, but not for this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The request body is over the limit.
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
@@ -91,6 +94,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match &self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, self.to_string()),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, self.to_string()),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, self.to_string()),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, self.to_string()),
             ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, self.to_string()),

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,6 +45,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), read_body))
         .layer(middleware::from_fn(count_requests))
@@ -86,6 +88,36 @@ fn is_length_limit(e: &axum::Error) -> bool {
 /// Unknown routes get the same JSON error shape as every other error.
 async fn no_route(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route {}", shown(uri.path())))
+}
+
+/// A known route asked with a method it does not serve (axum adds `Allow`).
+async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not served at {}", shown(uri.path())))
+}
+
+/// An extractor (`Query`, `Path`) whose rejection is answered like every
+/// other error, as JSON with 400, instead of axum's plain-text body.
+struct Checked<E>(E);
+
+impl<E, S> FromRequestParts<S> for Checked<E>
+where
+    E: FromRequestParts<S>,
+    E::Rejection: std::fmt::Display,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match E::from_request_parts(parts, state).await {
+            Ok(e) => Ok(Checked(e)),
+            Err(e) => {
+                // Serde's words, cut short in case they quote a long value.
+                let m = e.to_string();
+                let cut = m.char_indices().nth(200).map_or(m.len(), |(i, _)| i);
+                Err(ApiError::BadRequest(m[..cut].to_owned()))
+            }
+        }
+    }
 }
 
 /// A client-supplied value as an error message quotes it: at most 64
@@ -158,7 +190,10 @@ fn check_code(name: &str, v: &str, len: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn enterprises(State(st): St, Query(p): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+async fn enterprises(
+    State(st): St,
+    Checked(Query(p)): Checked<Query<ListParams>>,
+) -> Result<Json<Value>, ApiError> {
     let cache = st.cache();
     if let Some(c) = &p.color
         && !crate::cache::COLORS.contains(&c.as_str())
@@ -207,7 +242,10 @@ fn check_uscc(uscc: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("uscc {} {e}", shown(uscc))))
 }
 
-async fn enterprise(State(st): St, Path(uscc): Path<String>) -> Result<Response, ApiError> {
+async fn enterprise(
+    State(st): St,
+    Checked(Path(uscc)): Checked<Path<String>>,
+) -> Result<Response, ApiError> {
     check_uscc(&uscc)?;
     let cache = st.cache();
     match cache.by_uscc.get(&uscc).and_then(|i| cache.enterprises.get(*i)) {
@@ -232,8 +270,8 @@ fn time_param(name: &str, v: Option<&String>) -> Result<Option<i64>, ApiError> {
 
 async fn history(
     State(st): St,
-    Path(uscc): Path<String>,
-    Query(p): Query<HashMap<String, String>>,
+    Checked(Path(uscc)): Checked<Path<String>>,
+    Checked(Query(p)): Checked<Query<HashMap<String, String>>>,
 ) -> Result<Json<Value>, ApiError> {
     check_uscc(&uscc)?;
     let from = time_param("from", p.get("from"))?;
@@ -256,7 +294,7 @@ async fn history(
 
 async fn regions(
     State(st): St,
-    Query(p): Query<HashMap<String, String>>,
+    Checked(Query(p)): Checked<Query<HashMap<String, String>>>,
 ) -> Result<Json<Value>, ApiError> {
     let level = p.get("level").map_or("town", String::as_str);
     if level != "town" && level != "county" {
@@ -276,7 +314,7 @@ async fn regions(
 
 async fn alarms(
     State(st): St,
-    Query(p): Query<HashMap<String, String>>,
+    Checked(Query(p)): Checked<Query<HashMap<String, String>>>,
 ) -> Result<Json<Value>, ApiError> {
     let since = time_param("since", p.get("since"))?;
     let mut sql = "SELECT * FROM alarms WHERE true".to_owned();
@@ -310,7 +348,10 @@ fn given(v: &Option<String>) -> Option<&str> {
 
 /// The period report as an HTML page with a form for another period; with no
 /// `period`, the quarter of the lake's newest score.
-async fn report(State(st): St, Query(p): Query<ReportParams>) -> Result<Response, ApiError> {
+async fn report(
+    State(st): St,
+    Checked(Query(p)): Checked<Query<ReportParams>>,
+) -> Result<Response, ApiError> {
     use fivefold_report::{Kind, Lang, Scope};
     // fivefold-report quotes a bad value whole; none of these is long.
     for (name, v) in

@@ -523,3 +523,41 @@ async fn path_traversal_and_long_parameters_are_4xx() {
     still_serves(&server).await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_parameters_and_wrong_methods_get_json_errors() {
+    let server = Server::start(ServeOptions::default()).await;
+    let long = "9".repeat(10_000);
+    let bad = [
+        ("/api/v1/risk/enterprises?limit=abc", "limit"),
+        ("/api/v1/risk/enterprises?limit=-1", "limit"),
+        ("/api/v1/risk/enterprises?offset=1.5", "offset"),
+        ("/api/v1/risk/enterprises?color=red&color=blue", "color"),
+        ("/report?period=a&period=b", "period"),
+        ("/api/v1/risk/enterprises/%FF%FE", "UTF-8"),
+    ];
+    for (uri, names) in bad {
+        let r = send(server.addr, &get(uri)).await;
+        assert_eq!(r.status, 400, "{uri}: {}", short(&r.body));
+        assert!(r.headers.contains("content-type: application/json"), "{uri}: {}", r.headers);
+        let e = r.error();
+        assert!(e.contains(names), "{uri}: {e}");
+    }
+    let r = send(server.addr, &get(&format!("/api/v1/risk/enterprises?limit={long}"))).await;
+    assert_eq!(r.status, 400);
+    assert!(r.error().len() <= 200, "{}", r.error());
+
+    // A known route with a method it does not serve: 405, JSON, and `Allow`.
+    let r = send(server.addr, &get("/api/v1/sql")).await;
+    assert_eq!(r.status, 405, "{}", short(&r.body));
+    assert!(r.headers.contains("allow: post"), "{}", r.headers);
+    assert_eq!(r.error(), "GET is not served at \"/api/v1/sql\"");
+    let post =
+        b"POST /healthz HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    let r = send(server.addr, post).await;
+    assert_eq!(r.status, 405, "{}", short(&r.body));
+    assert!(r.headers.contains("allow: get"), "{}", r.headers);
+    assert!(r.error().starts_with("POST is not served"), "{}", r.error());
+    still_serves(&server).await;
+    server.stop().await;
+}
