@@ -4,10 +4,19 @@
 use crate::harness::*;
 
 fn check(text: &str) -> (bool, String) {
+    check_with(text, &[])
+}
+
+/// `check-config` of `text` with the environment variables `env` set.
+fn check_with(text: &str, env: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("c.toml");
     std::fs::write(&f, text).unwrap();
-    let out = bin().args(["check-config", f.to_str().unwrap()]).output().unwrap();
+    let out = bin()
+        .args(["check-config", f.to_str().unwrap()])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
     let text =
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
@@ -47,4 +56,31 @@ fn errors_name_the_key_or_the_rule() {
         check(&model.replace("score_window = \"5m\"", "score_window = \"five minutes\""));
     assert!(!ok);
     assert!(out.contains("score_window"), "{out}");
+}
+
+#[test]
+fn environment_overrides_reach_both_files() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let pipeline = std::fs::read_to_string(root.join("fivefold.toml")).unwrap();
+    let model = std::fs::read_to_string(root.join("risk-model.toml")).unwrap();
+
+    // A model key in the environment does not upset the pipeline config,
+    // and is checked against the model it overrides.
+    let (ok, out) = check_with(&pipeline, &[("FIVEFOLD_SCALE__BLUE_MIN", "85")]);
+    assert!(ok, "{out}");
+    let (ok, out) = check_with(&pipeline, &[("FIVEFOLD_SCALE__BLUE_MN", "85")]);
+    assert!(!ok);
+    assert!(out.contains("with FIVEFOLD_SCALE__BLUE_MN") && out.contains("blue_mn"), "{out}");
+    let (ok, out) = check_with(&pipeline, &[("FIVEFOLD_SCALE__BLUE_MIN", "10")]);
+    assert!(!ok);
+    assert!(out.contains("blue_min > yellow_min > orange_min"), "{out}");
+    let (ok, out) = check_with(&model, &[("FIVEFOLD_SCALE__BLUE_MIN", "10")]);
+    assert!(!ok);
+    assert!(out.contains("blue_min > yellow_min > orange_min"), "{out}");
+    let (ok, out) = check_with(&model, &[("FIVEFOLD_INHERENT__INDUSTRY__FIREWORKS", "7.5")]);
+    assert!(ok, "{out}");
+
+    let (ok, out) = check_with(&pipeline, &[("FIVEFOLD_SCAEL__BLUE_MIN", "85")]);
+    assert!(!ok);
+    assert!(out.contains("FIVEFOLD_SCAEL__BLUE_MIN: unknown section `scael`"), "{out}");
 }

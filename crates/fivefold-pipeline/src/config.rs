@@ -138,6 +138,10 @@ pub struct ScoringConfig {
     pub enabled: bool,
     /// Risk model file; empty for the built-in reference model.
     pub rules: String,
+    /// Environment overrides of the risk model's sections (`FIVEFOLD_SCALE__BLUE_MIN`),
+    /// set by [`Config::load`] and applied by [`ScoringConfig::model`].
+    #[serde(skip)]
+    pub model_env: Vec<EnvOverride>,
 }
 
 impl ScoringConfig {
@@ -149,10 +153,18 @@ impl ScoringConfig {
         let path = rules
             .map(Path::to_path_buf)
             .or_else(|| (!self.rules.is_empty()).then(|| PathBuf::from(&self.rules)));
-        let model = match path {
-            Some(p) => fivefold_score::RiskModel::load(&p)?,
-            None => fivefold_score::RiskModel::reference()?,
+        let (text, origin) = match &path {
+            Some(p) => (
+                std::fs::read_to_string(p)
+                    .map_err(|source| Error::ConfigFile { path: p.clone(), source })?,
+                p.display().to_string(),
+            ),
+            None => (
+                fivefold_score::config::DEFAULT_MODEL_TOML.to_owned(),
+                "built-in risk model".to_owned(),
+            ),
         };
+        let model = model_with_overrides(&text, &origin, &self.model_env)?;
         Ok(Some(model))
     }
 }
@@ -260,28 +272,32 @@ impl Config {
             merge(&mut merged, user);
         }
         let mut problems = Vec::new();
-        for (k, v) in env {
-            let Some(rest) = k.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            let parts: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-            if parts.len() != 2 || parts.iter().any(String::is_empty) {
-                continue;
-            }
-            let value = parse_env_value(&v);
-            match merged.get_mut(&parts[0]).and_then(toml::Value::as_table_mut) {
-                Some(section) => {
-                    section.insert(parts[1].clone(), value);
+        let mut model_env = Vec::new();
+        for o in env_overrides(env) {
+            let section = o.path[0].as_str();
+            if merged.contains_key(section) {
+                if let Err(e) = o.apply(&mut merged) {
+                    problems.push(e);
                 }
-                None => problems.push(format!("{k}: unknown section `{}`", parts[0])),
+            } else if is_model_section(section) {
+                model_env.push(o);
+            } else {
+                problems.push(format!(
+                    "{}: unknown section `{section}` (the configuration has {}; the risk model {})",
+                    o.var,
+                    merged.keys().map(String::as_str).collect::<Vec<_>>().join(", "),
+                    model_sections().join(", ")
+                ));
             }
         }
         if !problems.is_empty() {
             return Err(Error::Config { problems });
         }
-        let cfg: Config = toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| {
-            Error::Config { problems: vec![e.to_string().trim().replace('\n', " ")] }
-        })?;
+        let mut cfg: Config =
+            toml::Value::Table(merged).try_into().map_err(|e: toml::de::Error| Error::Config {
+                problems: vec![e.to_string().trim().replace('\n', " ")],
+            })?;
+        cfg.scoring.model_env = model_env;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -343,6 +359,96 @@ impl Config {
     }
 }
 
+/// One `FIVEFOLD_SECTION__KEY` environment variable (`__` separates deeper
+/// keys too: `FIVEFOLD_INHERENT__INDUSTRY__MINING`), with the key path it sets
+/// in lower case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvOverride {
+    /// The variable's name, for error messages.
+    pub var: String,
+    /// Section, then keys.
+    pub path: Vec<String>,
+    /// The value, read by [`parse_env_value`].
+    pub value: toml::Value,
+}
+
+impl EnvOverride {
+    /// Sets the value at its path in `table`; deeper tables are created.
+    fn apply(&self, table: &mut toml::Table) -> std::result::Result<(), String> {
+        let Some((leaf, parents)) = self.path.split_last() else { return Ok(()) };
+        let mut at = table;
+        for (i, key) in parents.iter().enumerate() {
+            let entry = at.entry(key.clone()).or_insert_with(|| toml::Table::new().into());
+            at = entry.as_table_mut().ok_or_else(|| {
+                format!("{}: `{}` is not a section", self.var, self.path[..=i].join("."))
+            })?;
+        }
+        at.insert(leaf.clone(), self.value.clone());
+        Ok(())
+    }
+}
+
+/// The configuration overrides among environment variables: names that start
+/// with `FIVEFOLD_` and hold a `__` (others, like `FIVEFOLD_LOG`, are not keys).
+pub fn env_overrides(env: impl IntoIterator<Item = (String, String)>) -> Vec<EnvOverride> {
+    let mut out: Vec<EnvOverride> = env
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let rest = k.strip_prefix(ENV_PREFIX)?;
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            (path.len() >= 2 && !path.iter().any(String::is_empty)).then(|| EnvOverride {
+                path,
+                value: parse_env_value(&v),
+                var: k,
+            })
+        })
+        .collect();
+    // The environment's order is arbitrary: a deeper key is set after its section.
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// The top-level sections of the risk model (`scale`, `windows`, ...).
+fn model_sections() -> &'static [String] {
+    static SECTIONS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SECTIONS.get_or_init(|| {
+        let model = fivefold_score::config::DEFAULT_MODEL_TOML.parse::<toml::Table>();
+        let sections = model.into_iter().flatten().filter(|(_, v)| v.is_table() || v.is_array());
+        sections.map(|(k, _)| k).collect()
+    })
+}
+
+fn is_model_section(name: &str) -> bool {
+    model_sections().iter().any(|s| s == name)
+}
+
+/// The risk model in `text` (from `origin`) with `overrides` of its sections
+/// applied; errors name the file and the variables.
+pub fn model_with_overrides(
+    text: &str,
+    origin: &str,
+    overrides: &[EnvOverride],
+) -> Result<fivefold_score::RiskModel> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
+        problems: vec![format!("{origin}: {}", e.to_string().trim().replace('\n', " "))],
+    })?;
+    let overrides: Vec<&EnvOverride> =
+        overrides.iter().filter(|o| is_model_section(&o.path[0])).collect();
+    let problems: Vec<String> =
+        overrides.iter().filter_map(|o| o.apply(&mut table).err()).collect();
+    if !problems.is_empty() {
+        return Err(Error::Config { problems });
+    }
+    if overrides.is_empty() {
+        return Ok(fivefold_score::RiskModel::from_toml(text, origin)?);
+    }
+    let vars: Vec<&str> = overrides.iter().map(|o| o.var.as_str()).collect();
+    let origin = format!("{origin} with {}", vars.join(", "));
+    let text = toml::to_string(&table)
+        .map_err(|e| Error::Config { problems: vec![format!("{origin}: {e}")] })?;
+    Ok(fivefold_score::RiskModel::from_toml(&text, &origin)?)
+}
+
 /// An environment value is read as TOML when it parses (numbers, booleans),
 /// else as a plain string.
 fn parse_env_value(v: &str) -> toml::Value {
@@ -396,6 +502,53 @@ mod tests {
         let env = [("FIVEFOLD_LAKE__ROW_GROUP_ROWS".to_owned(), "many".to_owned())];
         let e = Config::load(None, env).unwrap_err().to_string();
         assert!(e.contains("row_group_rows"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_reach_the_risk_model_and_deeper_keys() {
+        let vars = |pairs: &[(&str, &str)]| {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>()
+        };
+        // The model's sections are not the pipeline's, and do not upset it.
+        let env = vars(&[
+            ("FIVEFOLD_SCALE__BLUE_MIN", "80"),
+            ("FIVEFOLD_INHERENT__INDUSTRY__MINING_NEW", "2.5"),
+            ("FIVEFOLD_LOG", "debug"),
+            ("FIVEFOLD_RUN__BATCH_ROWS", "100"),
+        ]);
+        let c = Config::load(None, env).unwrap();
+        assert_eq!(c.run.batch_rows, 100);
+        let m = c.scoring.model(None).unwrap().unwrap();
+        assert_eq!(m.scale.blue_min, 80.0);
+        assert_eq!(m.inherent.industry["mining_new"], 2.5);
+        assert_eq!(m.inherent.industry["hazchem_storage"], 6.0, "the rest of the table stays");
+        // Without overrides, the reference model.
+        let m = Config::load(None, []).unwrap().scoring.model(None).unwrap().unwrap();
+        assert_eq!(m.scale.blue_min, 90.0);
+
+        // A misspelt model key is named, with the variable that set it.
+        let c = Config::load(None, vars(&[("FIVEFOLD_SCALE__BLUE_MN", "80")])).unwrap();
+        let e = c.scoring.model(None).unwrap_err().to_string();
+        assert!(e.contains("with FIVEFOLD_SCALE__BLUE_MN") && e.contains("blue_mn"), "{e}");
+        // So is a model value that breaks a rule of the model.
+        let c = Config::load(None, vars(&[("FIVEFOLD_SCALE__BLUE_MIN", "10")])).unwrap();
+        let e = c.scoring.model(None).unwrap_err().to_string();
+        assert!(e.contains("blue_min > yellow_min > orange_min"), "{e}");
+
+        // A section neither has, and a key below a value.
+        let e = Config::load(None, vars(&[("FIVEFOLD_NOPE__X", "1")])).unwrap_err().to_string();
+        assert!(e.contains("FIVEFOLD_NOPE__X: unknown section `nope`"), "{e}");
+        assert!(e.contains("lake, ") && e.contains("scale, "), "{e}");
+        let e = Config::load(None, vars(&[("FIVEFOLD_LAKE__ZSTD_LEVEL__X", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("FIVEFOLD_LAKE__ZSTD_LEVEL__X: `lake.zstd_level` is not a section"),
+            "{e}"
+        );
+        // A deeper pipeline key: a librdkafka property (`env` can set dotted names).
+        let c = Config::load(None, vars(&[("FIVEFOLD_KAFKA__PROPERTIES__CLIENT.RACK", "az1")]));
+        assert_eq!(c.unwrap().kafka.properties["client.rack"], "az1");
     }
 
     #[test]

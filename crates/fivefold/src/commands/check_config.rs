@@ -1,8 +1,7 @@
 //! `fivefold check-config FILE`: a pipeline configuration or a risk model.
 
 use anyhow::Context as _;
-use fivefold_pipeline::Config;
-use fivefold_score::RiskModel;
+use fivefold_pipeline::{Config, config};
 
 use crate::cli::CheckConfigArgs;
 
@@ -11,7 +10,8 @@ pub(crate) fn run(args: CheckConfigArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let is_model = text.parse::<toml::Table>().is_ok_and(|t| t.contains_key("model_version"));
     if is_model {
-        let m = RiskModel::from_toml(&text, &args.file.display().to_string())?;
+        let env = config::env_overrides(std::env::vars());
+        let m = config::model_with_overrides(&text, &args.file.display().to_string(), &env)?;
         println!(
             "{}: ok (risk model {}, {} rules)",
             args.file.display(),
