@@ -427,10 +427,23 @@ async fn sql(
 async fn readyz(State(st): St) -> Response {
     let lake = st.lake.clone();
     match tokio::task::spawn_blocking(move || fivefold_lake::read_snapshot(&lake)).await {
-        Ok(Ok(s)) => Json(
-            json!({"ready": true, "lake_version": s.version, "served_version": st.cache().version}),
-        )
-        .into_response(),
+        Ok(Ok(s)) => {
+            // How far behind the lake is, as a reader can tell: seconds since
+            // the pipeline last committed new input (consumer lag in records
+            // is on the pipeline's own /readyz and /metrics).
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let age = s.input_committed_at_ms.map(|t| (now - t).max(0) as f64 / 1000.0);
+            Json(json!({
+                "ready": true,
+                "lake_version": s.version,
+                "served_version": st.cache().version,
+                "last_input_commit_ms": s.input_committed_at_ms,
+                "input_lag_s": age,
+            }))
+            .into_response()
+        }
         Ok(Err(e)) => {
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false, "error": e.to_string()})))
                 .into_response()

@@ -177,6 +177,12 @@ async fn health_metrics_dashboard_and_token() {
     let (s, ready) = get(&st, "/readyz").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(ready["ready"], true);
+    // The lake was written moments ago by a replay that moved its sources.
+    let committed = ready["last_input_commit_ms"].as_i64().expect("a commit time");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    assert!((now.as_millis() as i64 - committed) < 600_000, "{ready}");
+    let lag = ready["input_lag_s"].as_f64().expect("a lag");
+    assert!((0.0..600.0).contains(&lag), "{ready}");
     let (s, page) = get(&st, "/").await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.as_str().unwrap().contains("五位一体"));

@@ -79,5 +79,10 @@ pub fn read_snapshot(root: &Path) -> Result<Snapshot> {
         });
     }
     files.sort_by(|a, b| (&a.table, a.date, &a.location).cmp(&(&b.table, b.date, &b.location)));
-    Ok(Snapshot { version: state.version, files, store: layout.remote })
+    Ok(Snapshot {
+        version: state.version,
+        files,
+        store: layout.remote,
+        input_committed_at_ms: state.input_committed_at_ms,
+    })
 }

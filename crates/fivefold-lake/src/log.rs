@@ -121,6 +121,10 @@ pub struct LakeState {
     /// The owner of every claimed source.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub owners: BTreeMap<String, Owner>,
+    /// Wall clock of the newest commit that moved a source (new input, not
+    /// a compaction or a claim), epoch ms: how fresh the lake is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_committed_at_ms: Option<i64>,
 }
 
 impl LakeState {
@@ -135,6 +139,9 @@ impl LakeState {
         self.sources.extend(e.sources.iter().map(|(k, v)| (k.clone(), *v)));
         self.state.extend(e.state.iter().map(|(k, v)| (k.clone(), v.clone())));
         self.owners.extend(e.owners.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if !e.sources.is_empty() {
+            self.input_committed_at_ms = Some(e.committed_at_ms);
+        }
         self.version = e.version;
     }
 }

@@ -29,6 +29,9 @@ pub struct Snapshot {
     pub files: Vec<LakeFile>,
     /// The bucket the files are in, for a lake in object storage.
     pub store: Option<crate::ObjectLake>,
+    /// Wall clock of the newest commit of new input, epoch ms
+    /// ([`crate::LakeState::input_committed_at_ms`]).
+    pub input_committed_at_ms: Option<i64>,
 }
 
 impl Snapshot {

@@ -51,7 +51,9 @@ fn commit_makes_files_visible_split_by_date() {
         "2026-03-02T02:00:00+08:00",
     ]);
     lake.write(Table::Hazard, &b).unwrap();
-    assert_eq!(read_snapshot(dir.path()).unwrap().files.len(), 0, "nothing visible before commit");
+    let before = read_snapshot(dir.path()).unwrap();
+    assert_eq!(before.files.len(), 0, "nothing visible before commit");
+    assert_eq!(before.input_committed_at_ms, None);
     lake.set_position("file:hazard.jsonl", SourcePosition { next: 4, byte_offset: Some(900) });
     let info = lake.commit().unwrap().unwrap();
     assert_eq!((info.version, info.files, info.rows), (1, 2, 3));
@@ -68,6 +70,9 @@ fn commit_makes_files_visible_split_by_date() {
         assert!(f.location.exists());
     }
     assert_eq!(lake.state().sources["file:hazard.jsonl"].next, 4);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let at = snap.input_committed_at_ms.expect("the commit moved a source");
+    assert!((0..60_000).contains(&(now.as_millis() as i64 - at)), "{at}");
     assert!(lake.commit().unwrap().is_none(), "an empty commit is skipped");
 }
 
@@ -368,6 +373,11 @@ fn compaction_merges_small_files_and_keeps_every_row_once() {
     let after = read_snapshot(dir.path()).unwrap();
     let files: Vec<(i64, u64)> = after.files.iter().map(|f| (f.date, f.rows)).collect();
     assert_eq!(files, vec![(20513, 3), (20514, 1)]);
+    assert!(before.input_committed_at_ms.is_some());
+    assert_eq!(
+        after.input_committed_at_ms, before.input_committed_at_ms,
+        "a compaction is not new input"
+    );
     assert_eq!(visible_ids(dir.path(), "hazard"), ["h0", "h1", "h2", "h3"]);
     for f in &before.files[..3] {
         assert!(!f.location.exists(), "{} was deleted", f.location.display());

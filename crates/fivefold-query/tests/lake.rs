@@ -149,7 +149,7 @@ fn date_string(days: i64) -> &'static str {
 }
 
 fn snapshot(files: Vec<LakeFile>) -> Snapshot {
-    Snapshot { version: 1, files, store: None }
+    Snapshot { version: 1, files, store: None, input_committed_at_ms: None }
 }
 
 fn ent(uscc: &'static str, hours: i64, offset: Value, line: Value, name: &'static str) -> Row {
