@@ -1,6 +1,7 @@
 //! The Kafka source: a `BaseConsumer` in one consumer group over the five
 //! topics, with assignment offsets chosen by the pipeline.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,9 @@ pub trait Rebalance: Send + Sync + 'static {
 struct Ctx {
     handler: Arc<dyn Rebalance>,
     names: TopicNames,
+    /// Records behind the partition's end, per assigned partition, from the
+    /// client's latest statistics (also `fivefold_consumer_lag`).
+    lag: Mutex<BTreeMap<(String, i32), i64>>,
 }
 
 impl Ctx {
@@ -74,6 +78,7 @@ impl ClientContext for Ctx {
     }
 
     fn stats(&self, stats: Statistics) {
+        let mut lag = BTreeMap::new();
         for (name, topic) in &stats.topics {
             if self.names.topic(name).is_none() {
                 continue;
@@ -82,9 +87,11 @@ impl ClientContext for Ctx {
                 if *p >= 0 && part.consumer_lag >= 0 {
                     metrics::gauge!(metric::CONSUMER_LAG, "topic" => name.clone(), "partition" => p.to_string())
                         .set(part.consumer_lag as f64);
+                    lag.insert((name.clone(), *p), part.consumer_lag);
                 }
             }
         }
+        *self.lag.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = lag;
     }
 }
 
@@ -224,7 +231,7 @@ impl KafkaSource {
             cc.set("session.timeout.ms", "10000");
         }
         let consumer: BaseConsumer<Ctx> =
-            cc.create_with_context(Ctx { handler, names: names.clone() })?;
+            cc.create_with_context(Ctx { handler, names: names.clone(), lag: Mutex::default() })?;
         let partitions = check_topics(cfg, &names, |timeout| {
             consumer.fetch_metadata(None, timeout).map(|m| {
                 m.topics().iter().map(|t| (t.name().to_owned(), t.partitions().len())).collect()
@@ -233,6 +240,15 @@ impl KafkaSource {
         let topics: Vec<&str> = names.all().collect();
         consumer.subscribe(&topics)?;
         Ok(KafkaSource { consumer, names, partitions })
+    }
+
+    /// Records between this consumer and the ends of its partitions, summed,
+    /// from the client's latest statistics (every 5 s); `None` before the
+    /// first statistics name a partition it reads.
+    pub fn consumer_lag(&self) -> Option<i64> {
+        let lag =
+            self.consumer.context().lag.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (!lag.is_empty()).then(|| lag.values().sum())
     }
 
     /// Partitions per topic.

@@ -24,6 +24,9 @@ pub struct Status {
     pub failing_since_ms: Option<i64>,
     /// Failed commit attempts in a row.
     pub failed_attempts: u32,
+    /// Records between the consumer and the ends of its partitions, summed
+    /// (Kafka's statistics, every 5 s; `fivefold_consumer_lag` per partition).
+    pub consumer_lag: Option<i64>,
 }
 
 impl Status {
@@ -58,6 +61,10 @@ impl Health {
 
     pub(crate) fn running(&self, on: bool) {
         self.lock().running = on;
+    }
+
+    pub(crate) fn lag(&self, records: Option<i64>) {
+        self.lock().consumer_lag = records;
     }
 
     pub(crate) fn committed(&self, version: u64, now_ms: i64) {

@@ -630,6 +630,7 @@ pub fn run(
                 source.commit_group_offsets(&c.offsets());
             }
             last_commit = Instant::now();
+            opts.health.lag(source.consumer_lag());
         }
         for (k, off) in std::mem::take(&mut c.reseek) {
             if !c.owned.contains_key(&k) {

@@ -129,6 +129,30 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 #[test]
+fn readiness_reports_the_consumer_lag_falling_to_zero() {
+    let names = TopicNames::new("");
+    let cluster = fivefold_kafka::mock_cluster(&names, 2).unwrap();
+    let cfg = config(&cluster.bootstrap_servers());
+    let (good, bad) = produce(&cfg, 20, 1.0, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(false);
+    let health = Arc::clone(&o.health);
+    assert_eq!(health.status().consumer_lag, None, "no statistics yet");
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(AtomicU64::new(0));
+    let (c, root, s, n) =
+        (cfg.clone(), dir.path().to_path_buf(), Arc::clone(&stop), Arc::clone(&seen));
+    let run = std::thread::spawn(move || fivefold_pipeline::run(&c, lake(&root), &o, &s, &n));
+    wait_for("every record", || seen.load(Ordering::Relaxed) >= good + bad);
+    // Kafka's statistics come every 5 s; once the offsets are committed
+    // the partitions' lag is zero.
+    wait_for("a lag of zero on /readyz", || health.status().consumer_lag == Some(0));
+    assert_eq!(health.status().to_json()["consumer_lag"], 0);
+    stop.store(true, Ordering::Relaxed);
+    run.join().unwrap().unwrap();
+}
+
+#[test]
 fn two_instances_share_partitions_and_one_leaving_loses_nothing() {
     let names = TopicNames::new("");
     let cluster = fivefold_kafka::mock_cluster(&names, 4).unwrap();
