@@ -107,15 +107,18 @@ fn consumes_everything_exactly_once_and_resumes_from_the_lake() {
     assert_eq!(rows(dir.path()), r);
 }
 
+/// An instance running `fivefold run` with `opts` on a thread of its own:
+/// its stop flag, its count of records seen, its thread.
 fn spawn_instance(
     cfg: &KafkaConfig,
     root: &Path,
+    opts: RunOptions,
 ) -> (Arc<AtomicBool>, Arc<AtomicU64>, std::thread::JoinHandle<fivefold_pipeline::RunSummary>) {
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(AtomicU64::new(0));
     let (cfg, root, s, n) = (cfg.clone(), root.to_path_buf(), Arc::clone(&stop), Arc::clone(&seen));
     let handle = std::thread::spawn(move || {
-        fivefold_pipeline::run(&cfg, lake(&root), &opts(false), &s, &n).unwrap()
+        fivefold_pipeline::run(&cfg, lake(&root), &opts, &s, &n).unwrap()
     });
     (stop, seen, handle)
 }
@@ -138,18 +141,14 @@ fn readiness_reports_the_consumer_lag_falling_to_zero() {
     let o = opts(false);
     let health = Arc::clone(&o.health);
     assert_eq!(health.status().consumer_lag, None, "no statistics yet");
-    let stop = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(AtomicU64::new(0));
-    let (c, root, s, n) =
-        (cfg.clone(), dir.path().to_path_buf(), Arc::clone(&stop), Arc::clone(&seen));
-    let run = std::thread::spawn(move || fivefold_pipeline::run(&c, lake(&root), &o, &s, &n));
+    let (stop, seen, run) = spawn_instance(&cfg, dir.path(), o);
     wait_for("every record", || seen.load(Ordering::Relaxed) >= good + bad);
     // Kafka's statistics come every 5 s; once the offsets are committed
     // the partitions' lag is zero.
     wait_for("a lag of zero on /readyz", || health.status().consumer_lag == Some(0));
     assert_eq!(health.status().to_json()["consumer_lag"], 0);
     stop.store(true, Ordering::Relaxed);
-    run.join().unwrap().unwrap();
+    assert_eq!(run.join().unwrap().records, good + bad);
 }
 
 #[test]
@@ -159,10 +158,10 @@ fn two_instances_share_partitions_and_one_leaving_loses_nothing() {
     let cfg = config(&cluster.bootstrap_servers());
     let dir = tempfile::tempdir().unwrap();
     let (g1, b1) = produce(&cfg, 20, 1.0, 5);
-    let (stop_a, seen_a, a) = spawn_instance(&cfg, dir.path());
+    let (stop_a, seen_a, a) = spawn_instance(&cfg, dir.path(), opts(false));
     wait_for("instance a to read the first part", || seen_a.load(Ordering::Relaxed) >= g1 + b1);
     // A second member joins: the group rebalances the 4 partitions of each topic.
-    let (stop_b, seen_b, b) = spawn_instance(&cfg, dir.path());
+    let (stop_b, seen_b, b) = spawn_instance(&cfg, dir.path(), opts(false));
     std::thread::sleep(Duration::from_secs(4));
     let (g2, b2) = produce(&cfg, 60, 1.0, 6);
     let (good, bad) = (g1 + g2, b1 + b2);
