@@ -1,7 +1,6 @@
 //! The Kafka source: a `BaseConsumer` in one consumer group over the five
 //! topics, with assignment offsets chosen by the pipeline.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,9 +35,10 @@ pub trait Rebalance: Send + Sync + 'static {
 struct Ctx {
     handler: Arc<dyn Rebalance>,
     names: TopicNames,
-    /// Records behind the partition's end, per assigned partition, from the
-    /// client's latest statistics (also `fivefold_consumer_lag`).
-    lag: Mutex<BTreeMap<(String, i32), i64>>,
+    /// Records behind the partitions' ends, summed over the partitions the
+    /// client's latest statistics report (each is `fivefold_consumer_lag`);
+    /// `None` while they report none.
+    lag: Mutex<Option<i64>>,
 }
 
 impl Ctx {
@@ -78,7 +78,7 @@ impl ClientContext for Ctx {
     }
 
     fn stats(&self, stats: Statistics) {
-        let mut lag = BTreeMap::new();
+        let mut lag = None;
         for (name, topic) in &stats.topics {
             if self.names.topic(name).is_none() {
                 continue;
@@ -87,7 +87,7 @@ impl ClientContext for Ctx {
                 if *p >= 0 && part.consumer_lag >= 0 {
                     metrics::gauge!(metric::CONSUMER_LAG, "topic" => name.clone(), "partition" => p.to_string())
                         .set(part.consumer_lag as f64);
-                    lag.insert((name.clone(), *p), part.consumer_lag);
+                    *lag.get_or_insert(0) += part.consumer_lag;
                 }
             }
         }
@@ -246,9 +246,7 @@ impl KafkaSource {
     /// from the client's latest statistics (every 5 s); `None` before the
     /// first statistics name a partition it reads.
     pub fn consumer_lag(&self) -> Option<i64> {
-        let lag =
-            self.consumer.context().lag.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        (!lag.is_empty()).then(|| lag.values().sum())
+        *self.consumer.context().lag.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Partitions per topic.
