@@ -429,18 +429,18 @@ pub fn model_with_overrides(
     origin: &str,
     overrides: &[EnvOverride],
 ) -> Result<fivefold_score::RiskModel> {
+    let overrides: Vec<&EnvOverride> =
+        overrides.iter().filter(|o| is_model_section(&o.path[0])).collect();
+    if overrides.is_empty() {
+        return Ok(fivefold_score::RiskModel::from_toml(text, origin)?);
+    }
     let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
         problems: vec![format!("{origin}: {}", e.to_string().trim().replace('\n', " "))],
     })?;
-    let overrides: Vec<&EnvOverride> =
-        overrides.iter().filter(|o| is_model_section(&o.path[0])).collect();
     let problems: Vec<String> =
         overrides.iter().filter_map(|o| o.apply(&mut table).err()).collect();
     if !problems.is_empty() {
         return Err(Error::Config { problems });
-    }
-    if overrides.is_empty() {
-        return Ok(fivefold_score::RiskModel::from_toml(text, origin)?);
     }
     let vars: Vec<&str> = overrides.iter().map(|o| o.var.as_str()).collect();
     let origin = format!("{origin} with {}", vars.join(", "));

@@ -1,7 +1,6 @@
 //! The risk model as configuration (`config/risk-model.toml`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Deserializer};
 
@@ -207,14 +206,6 @@ impl RiskModel {
         m.validate()?;
         crate::rules::Rules::compile(&m.rules)?;
         Ok(m)
-    }
-
-    /// Reads a model file.
-    pub fn load(path: &Path) -> Result<RiskModel> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
-            problems: vec![format!("cannot read {}: {e}", path.display())],
-        })?;
-        Self::from_toml(&text, &path.display().to_string())
     }
 
     fn validate(&self) -> Result<()> {
