@@ -32,11 +32,17 @@ fn produce(cfg: &KafkaConfig, enterprises: u32, hours: f64, seed: u64) -> (u64, 
     (good, bad)
 }
 
-fn config(brokers: &str) -> KafkaConfig {
+/// A mock cluster with the five topics of `partitions` partitions each, and
+/// the Kafka config of a consumer group on it.
+fn cluster(
+    partitions: i32,
+) -> (rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>, KafkaConfig)
+{
+    let cluster = fivefold_kafka::mock_cluster(&TopicNames::new(""), partitions).unwrap();
     let mut cfg = Config::load(None, []).unwrap().kafka;
-    cfg.brokers = brokers.to_owned();
+    cfg.brokers = cluster.bootstrap_servers();
     cfg.group = "test".into();
-    cfg
+    (cluster, cfg)
 }
 
 /// The reference model, but partitions that send nothing (rescue, say) stop
@@ -80,9 +86,7 @@ fn good_rows(r: &BTreeMap<String, u64>) -> u64 {
 
 #[test]
 fn consumes_everything_exactly_once_and_resumes_from_the_lake() {
-    let names = TopicNames::new("");
-    let cluster = fivefold_kafka::mock_cluster(&names, 2).unwrap();
-    let cfg = config(&cluster.bootstrap_servers());
+    let (_cluster, cfg) = cluster(2);
     let (good, bad) = produce(&cfg, 20, 2.0, 5);
     let dir = tempfile::tempdir().unwrap();
     let stop = AtomicBool::new(false);
@@ -133,9 +137,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn readiness_reports_the_consumer_lag_falling_to_zero() {
-    let names = TopicNames::new("");
-    let cluster = fivefold_kafka::mock_cluster(&names, 2).unwrap();
-    let cfg = config(&cluster.bootstrap_servers());
+    let (_cluster, cfg) = cluster(2);
     let (good, bad) = produce(&cfg, 20, 1.0, 7);
     let dir = tempfile::tempdir().unwrap();
     let o = opts(false);
@@ -153,9 +155,7 @@ fn readiness_reports_the_consumer_lag_falling_to_zero() {
 
 #[test]
 fn two_instances_share_partitions_and_one_leaving_loses_nothing() {
-    let names = TopicNames::new("");
-    let cluster = fivefold_kafka::mock_cluster(&names, 4).unwrap();
-    let cfg = config(&cluster.bootstrap_servers());
+    let (_cluster, cfg) = cluster(4);
     let dir = tempfile::tempdir().unwrap();
     let (g1, b1) = produce(&cfg, 20, 1.0, 5);
     let (stop_a, seen_a, a) = spawn_instance(&cfg, dir.path(), opts(false));
@@ -205,10 +205,8 @@ fn dead_letters_also_go_to_a_kafka_topic_with_their_reason_in_headers() {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::Headers as _;
 
-    let names = TopicNames::new("");
-    let cluster = fivefold_kafka::mock_cluster(&names, 1).unwrap();
+    let (cluster, mut cfg) = cluster(1);
     cluster.create_topic("dlq", 1, 1).unwrap();
-    let mut cfg = config(&cluster.bootstrap_servers());
     cfg.dead_letter_topic = "dlq".into();
     let (_, bad) = produce(&cfg, 10, 1.0, 9);
     assert!(bad > 0);
