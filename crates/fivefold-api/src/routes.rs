@@ -431,9 +431,7 @@ async fn readyz(State(st): St) -> Response {
             // How far behind the lake is, as a reader can tell: seconds since
             // the pipeline last committed new input (consumer lag in records
             // is on the pipeline's own /readyz and /metrics).
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
+            let now = fivefold_lake::now_ms();
             let age = s.input_committed_at_ms.map(|t| (now - t).max(0) as f64 / 1000.0);
             Json(json!({
                 "ready": true,

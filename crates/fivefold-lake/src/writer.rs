@@ -802,7 +802,9 @@ pub(crate) fn older_than(t: SystemTime, age: Duration) -> bool {
     t.elapsed().is_ok_and(|a| a > age)
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// The wall clock, epoch ms: the clock of `committed_at_ms`, for anyone
+/// comparing the present with a commit.
+pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use arrow::array::AsArray;
 use arrow::compute::max;
 use arrow::datatypes::TimestampMillisecondType;
-use fivefold_lake::{Lake, SourcePosition};
+use fivefold_lake::{Lake, SourcePosition, now_ms};
 use fivefold_model::decode::MAX_RECORD_BYTES;
 use fivefold_model::{Decoder, ErrorClass, Outcome, SourceRef, Table, Topic, metric};
 use fivefold_score::{RiskModel, Scorer};
@@ -194,11 +194,6 @@ fn read_line_capped(
 /// The first newline (SIMD search: this runs over every byte of the input).
 fn memchr(b: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', b)
-}
-
-/// The wall clock, epoch ms.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Replays the files of `input` into `lake`, resuming from the positions the

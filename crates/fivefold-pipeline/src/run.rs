@@ -22,13 +22,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use fivefold_kafka::{KafkaConfig, KafkaSource, PartitionKey, Producer, Rebalance, Record};
-use fivefold_lake::{CommitInfo, Lake, SourcePosition};
+use fivefold_lake::{CommitInfo, Lake, SourcePosition, now_ms};
 use fivefold_model::{Decoder, ErrorClass, Outcome, SourceRef, Table, Topic, metric};
 use fivefold_score::{RiskModel, Scorer};
 
 use crate::error::Result;
 use crate::health::Health;
-use crate::replay::now_ms;
 
 /// The first pause after a refused commit; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
