@@ -16,7 +16,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use base64::Engine as _;
 
-use crate::json::{self, Layout, ScanError, Scanned, Value};
+use crate::json::{self, KeyOrder, Layout, ScanError, Scanned, Value};
 use crate::spec::{Default, FieldSpec, Kind, Presence, SCHEMA_VERSION, Table, Topic};
 use crate::time::parse_rfc3339_ms;
 use crate::uscc;
@@ -400,6 +400,7 @@ impl DeadLetters {
 pub struct Decoder {
     topic: Topic,
     layout: Layout,
+    key_order: KeyOrder,
     tables: Vec<TableBuilder>,
     dead: DeadLetters,
     record_type_slot: Option<usize>,
@@ -418,6 +419,7 @@ impl Decoder {
             topic,
             tables: tables.iter().map(|t| TableBuilder::new(*t, &layout)).collect(),
             layout,
+            key_order: KeyOrder::new(),
             dead: DeadLetters::new(),
             record_type_slot,
         }
@@ -467,7 +469,7 @@ impl Decoder {
             return Err(too_large(raw.len(), None));
         }
         let mut scanned = Scanned::new();
-        json::scan(raw, &self.layout, &mut scanned).map_err(|e| match e {
+        json::scan(raw, &self.layout, &mut self.key_order, &mut scanned).map_err(|e| match e {
             ScanError::NotJson(m) => {
                 Rejection::new(ErrorClass::NotJson, None, format!("not valid JSON: {m}"))
             }
@@ -486,8 +488,7 @@ impl Decoder {
         let mut flags: Vec<&'static str> = Vec::new();
         check_schema_version(&scanned, builder.schema_version_slot)?;
         for (i, (spec, &slot)) in builder.fields.iter().zip(&builder.slots).enumerate() {
-            let raw_value = scanned.slots.get(slot).copied().flatten();
-            cells[i] = check_field(spec, raw_value, &mut flags)?;
+            cells[i] = check_field(spec, scanned.value(slot), &mut flags)?;
         }
         check_conditions(builder.table, builder.fields, &cells)?;
 
@@ -505,7 +506,7 @@ impl Decoder {
 
     fn monitoring_table(&self, scanned: &Scanned<'_>, slot: usize) -> Result<usize, Rejection> {
         let field = Some("record_type");
-        match scanned.slots[slot].map(json::value) {
+        match scanned.value(slot) {
             None | Some(Value::Null) => {
                 Err(Rejection::new(ErrorClass::MissingField, field, "required field is missing"))
             }
@@ -551,8 +552,7 @@ fn too_large(len: usize, kept: Option<usize>) -> Rejection {
 /// A newer major version is its own rejection class, checked before any
 /// other field: the other fields may follow rules this engine does not know.
 fn check_schema_version(scanned: &Scanned<'_>, slot: Option<usize>) -> Result<(), Rejection> {
-    let raw = slot.and_then(|slot| scanned.slots.get(slot).copied().flatten());
-    if let Some(Value::Number(n)) = raw.map(json::value)
+    if let Some(Value::Number(n)) = slot.and_then(|slot| scanned.value(slot))
         && let Some(v) = parse_int(n)
         && v > SCHEMA_VERSION
     {
@@ -574,21 +574,20 @@ fn parse_int(text: &str) -> Option<i64> {
     (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
 }
 
+/// Checks one field's value (`None`: the key is absent) against its spec.
 fn check_field<'de>(
     spec: &FieldSpec,
-    raw: Option<&'de str>,
+    value: Option<Value<'de>>,
     flags: &mut Vec<&'static str>,
 ) -> Result<Cell<'de>, Rejection> {
     let name = Some(spec.name);
-    let v = raw.map(json::value).unwrap_or(Value::Null);
+    let present = value.is_some();
+    let v = value.unwrap_or(Value::Null);
     if v == Value::Null {
         return match spec.presence {
             Presence::Required => {
-                let msg = if raw.is_some() {
-                    "required field is null"
-                } else {
-                    "required field is missing"
-                };
+                let msg =
+                    if present { "required field is null" } else { "required field is missing" };
                 Err(Rejection::new(ErrorClass::MissingField, name, msg))
             }
             Presence::Default(Default::Int(d)) => Ok(Cell::Int(d)),
@@ -609,7 +608,11 @@ fn check_field<'de>(
             let Value::Str(s) = v else {
                 return Err(wrong("a string", &v));
             };
-            let n = if s.len() > max || min > 0 { s.chars().count() } else { min };
+            // A UTF-8 string of `len` bytes has `len / 4` (rounded up) to
+            // `len` characters: count them only when that range is not
+            // already within bounds.
+            let n =
+                if s.len() <= max && s.len().div_ceil(4) >= min { min } else { s.chars().count() };
             if n < min || n > max {
                 let bound =
                     if n < min { format!("at least {min}") } else { format!("at most {max}") };
@@ -980,6 +983,34 @@ mod tests {
                 &raw[..raw.len().min(200)]
             );
         }
+    }
+
+    #[test]
+    fn string_lengths_are_counted_in_characters() {
+        let mut dec = Decoder::new(Topic::Enterprise);
+        let id =
+            |chars: &str, n: usize| with(ENT, "event_id", Some(&format!("{:?}", chars.repeat(n))));
+        // 128 four-byte characters (512 bytes) are within `event_id`'s 1..=128.
+        assert_eq!(
+            dec.push(id("𝄞", 128).as_bytes(), &src(), 0),
+            Outcome::Accepted(Table::Enterprise)
+        );
+        assert_eq!(
+            dec.push(id("a", 128).as_bytes(), &src(), 0),
+            Outcome::Accepted(Table::Enterprise)
+        );
+        let reason = |raw: String, dec: &mut Decoder| match dec.push(raw.as_bytes(), &src(), 0) {
+            Outcome::Rejected(r) => r.reason(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            reason(id("企", 129), &mut dec),
+            "field `event_id`: string has 129 characters, expected at most 128"
+        );
+        assert_eq!(
+            reason(id("a", 0), &mut dec),
+            "field `event_id`: string has 0 characters, expected at least 1"
+        );
     }
 
     #[test]

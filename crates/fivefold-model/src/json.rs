@@ -84,6 +84,45 @@ impl Layout {
     }
 }
 
+/// The slots of the keys of the last record scanned, by position: producers
+/// write every record of a kind with its keys in the same order, so the k-th
+/// key of a record is nearly always the k-th of the one before. A guess is
+/// checked by one comparison, which is cheaper than [`Layout::slot`]'s hash;
+/// a wrong guess costs that comparison and falls back to the lookup.
+#[derive(Debug, Clone)]
+pub struct KeyOrder {
+    /// Slot + 1 of the key at each position, 0 for unknown.
+    guesses: [u8; MAX_SLOTS],
+}
+
+impl KeyOrder {
+    /// No guesses yet.
+    pub fn new() -> Self {
+        KeyOrder { guesses: [0; MAX_SLOTS] }
+    }
+
+    /// The slot of `key`, found at position `k` of its record.
+    fn slot(&mut self, k: usize, key: &str, layout: &Layout) -> Option<usize> {
+        let guess = self.guesses.get(k).and_then(|&g| usize::from(g).checked_sub(1));
+        if let Some(slot) = guess
+            && same_key(layout.names[slot].as_bytes(), key.as_bytes())
+        {
+            return Some(slot);
+        }
+        let found = layout.slot(key);
+        if let Some(g) = self.guesses.get_mut(k) {
+            *g = found.map_or(0, |slot| slot as u8 + 1);
+        }
+        found
+    }
+}
+
+impl Default for KeyOrder {
+    fn default() -> Self {
+        KeyOrder::new()
+    }
+}
+
 /// `a == b` for short keys without a call to `memcmp`: field names are
 /// mostly 4 to 16 bytes, where two overlapping 8-byte loads settle it.
 fn same_key(a: &[u8], b: &[u8]) -> bool {
@@ -111,6 +150,9 @@ pub struct Scanned<'de> {
     pub slots: [Option<&'de str>; MAX_SLOTS],
     /// Unknown keys with their raw values, in input order.
     pub extra: Vec<(Cow<'de, str>, &'de str)>,
+    /// Whether a string value may hold escapes. The flat path proves none
+    /// does, so [`Scanned::value`] need not search each string again.
+    pub escapes: bool,
 }
 
 /// Why a record could not be scanned as an object.
@@ -125,12 +167,21 @@ pub enum ScanError {
 impl Scanned<'_> {
     /// Nothing scanned yet.
     pub fn new() -> Self {
-        Scanned { slots: [None; MAX_SLOTS], extra: Vec::new() }
+        Scanned { slots: [None; MAX_SLOTS], extra: Vec::new(), escapes: false }
     }
 
     fn clear(&mut self) {
         self.slots = [None; MAX_SLOTS];
         self.extra.clear();
+        self.escapes = false;
+    }
+}
+
+impl<'de> Scanned<'de> {
+    /// The typed value of a slot: `None` when the key was absent.
+    pub fn value(&self, slot: usize) -> Option<Value<'de>> {
+        let raw = self.slots.get(slot).copied().flatten()?;
+        Some(if self.escapes { value(raw) } else { plain_value(raw) })
     }
 }
 
@@ -143,7 +194,12 @@ impl Default for Scanned<'_> {
 /// Scans `raw` as one JSON object against `layout` into `out`, which is
 /// cleared first: the decoder keeps one on its stack frame instead of moving
 /// half a kilobyte of slots per record.
-pub fn scan<'de>(raw: &'de [u8], layout: &Layout, out: &mut Scanned<'de>) -> Result<(), ScanError> {
+pub fn scan<'de>(
+    raw: &'de [u8],
+    layout: &Layout,
+    order: &mut KeyOrder,
+    out: &mut Scanned<'de>,
+) -> Result<(), ScanError> {
     out.clear();
     let first = raw.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
@@ -159,10 +215,11 @@ pub fn scan<'de>(raw: &'de [u8], layout: &Layout, out: &mut Scanned<'de>) -> Res
             Err(e) => Err(ScanError::NotJson(e.to_string())),
         };
     }
-    if scan_flat(raw, layout, out).is_some() {
+    if scan_flat(raw, layout, order, out).is_some() {
         return Ok(());
     }
     out.clear();
+    out.escapes = true;
     scan_serde(raw, layout, out)
 }
 
@@ -270,7 +327,12 @@ impl Value<'_> {
 /// producers send almost always. Anything else (escapes, nested values,
 /// control characters, invalid UTF-8 or JSON) returns `None`, and serde_json
 /// scans the record instead, so results and error texts are the same either way.
-fn scan_flat<'de>(raw: &'de [u8], layout: &Layout, out: &mut Scanned<'de>) -> Option<()> {
+fn scan_flat<'de>(
+    raw: &'de [u8],
+    layout: &Layout,
+    order: &mut KeyOrder,
+    out: &mut Scanned<'de>,
+) -> Option<()> {
     let text = std::str::from_utf8(raw).ok()?;
     let b = text.as_bytes();
     let ws = |mut i: usize| {
@@ -314,6 +376,8 @@ fn scan_flat<'de>(raw: &'de [u8], layout: &Layout, out: &mut Scanned<'de>) -> Op
     if b.get(i) == Some(&b'}') {
         return (ws(i + 1) == b.len()).then_some(());
     }
+    // The position of the key in the record, for `order`.
+    let mut k = 0;
     loop {
         if b.get(i) != Some(&b'"') {
             return None;
@@ -334,13 +398,16 @@ fn scan_flat<'de>(raw: &'de [u8], layout: &Layout, out: &mut Scanned<'de>) -> Op
             _ => return None,
         };
         let value = &text[start..end];
-        match layout.slot(key) {
+        match order.slot(k, key, layout) {
             Some(slot) => out.slots[slot] = Some(value),
             None => out.extra.push((Cow::Borrowed(key), value)),
         }
         i = ws(end);
         match b.get(i) {
-            Some(b',') => i = ws(i + 1),
+            Some(b',') => {
+                i = ws(i + 1);
+                k += 1;
+            }
             Some(b'}') => return (ws(i + 1) == b.len()).then_some(()),
             _ => return None,
         }
@@ -375,18 +442,19 @@ fn string_stop(b: &[u8], from: usize) -> Option<usize> {
 
 /// Interprets a raw value (already known to be valid JSON).
 pub fn value(s: &str) -> Value<'_> {
+    match s.strip_prefix('"') {
+        Some(quoted) if quoted.contains('\\') => match serde_json::from_str::<String>(s) {
+            Ok(v) => Value::Str(Cow::Owned(v)),
+            Err(_) => Value::Str(Cow::Borrowed(&quoted[..quoted.len() - 1])),
+        },
+        _ => plain_value(s),
+    }
+}
+
+/// [`value`] of a raw value whose strings are known to hold no escapes.
+fn plain_value(s: &str) -> Value<'_> {
     match s.as_bytes().first() {
-        Some(b'"') => {
-            let inner = &s[1..s.len() - 1];
-            if inner.contains('\\') {
-                match serde_json::from_str::<String>(s) {
-                    Ok(v) => Value::Str(Cow::Owned(v)),
-                    Err(_) => Value::Str(Cow::Borrowed(inner)),
-                }
-            } else {
-                Value::Str(Cow::Borrowed(inner))
-            }
-        }
+        Some(b'"') => Value::Str(Cow::Borrowed(&s[1..s.len() - 1])),
         Some(b't') => Value::Bool(true),
         Some(b'f') => Value::Bool(false),
         Some(b'n') => Value::Null,
@@ -402,12 +470,12 @@ mod tests {
 
     fn scanned<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanError> {
         let mut out = Scanned::new();
-        scan(raw, layout, &mut out).map(|()| out)
+        scan(raw, layout, &mut KeyOrder::new(), &mut out).map(|()| out)
     }
 
     fn flat_path<'de>(raw: &'de [u8], layout: &Layout) -> Option<Scanned<'de>> {
         let mut out = Scanned::new();
-        scan_flat(raw, layout, &mut out).map(|()| out)
+        scan_flat(raw, layout, &mut KeyOrder::new(), &mut out).map(|()| out)
     }
 
     fn serde<'de>(raw: &'de [u8], layout: &Layout) -> Result<Scanned<'de>, ScanError> {
@@ -532,7 +600,33 @@ mod tests {
             assert_eq!(flat_path(raw, &layout), None, "{}", String::from_utf8_lossy(raw));
         }
         assert!(scanned(br#"{"a":01}"#, &layout).is_err());
-        assert_eq!(scanned(br#"{"a":"x\"y"}"#, &layout).unwrap().slots[0], Some(r#""x\"y""#));
+        let escaped = scanned(br#"{"a":"x\"y","b":"z"}"#, &layout).unwrap();
+        assert_eq!(escaped.slots[0], Some(r#""x\"y""#));
+        assert_eq!(escaped.value(0), Some(Value::Str(Cow::Borrowed("x\"y"))));
+        assert_eq!(escaped.value(1), Some(Value::Str(Cow::Borrowed("z"))));
+        assert_eq!(escaped.value(2), None);
+        let plain = scanned(br#"{"a":"x","b":null}"#, &layout).unwrap();
+        assert!(!plain.escapes);
+        assert_eq!(plain.value(0), Some(Value::Str(Cow::Borrowed("x"))));
+        assert_eq!(plain.value(1), Some(Value::Null));
+    }
+
+    #[test]
+    fn key_order_guesses_never_change_what_a_key_maps_to() {
+        let layout = Layout::new(["a", "bb", "ccc"]);
+        let mut order = KeyOrder::new();
+        let records = [
+            r#"{"a":1,"bb":2,"ccc":3}"#,
+            r#"{"a":1,"bb":2,"ccc":3}"#,
+            r#"{"ccc":3,"a":1,"zz":0,"bb":2}"#,
+            r#"{"zz":0,"a":1}"#,
+            r#"{"a":1,"bb":2,"ccc":3}"#,
+        ];
+        for text in records {
+            let mut guessed = Scanned::new();
+            scan(text.as_bytes(), &layout, &mut order, &mut guessed).unwrap();
+            assert_eq!(Some(guessed), scanned(text.as_bytes(), &layout).ok(), "{text}");
+        }
     }
 
     #[test]
