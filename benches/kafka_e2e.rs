@@ -186,8 +186,9 @@ fn pipeline(args: &[String]) {
 fn replay(args: &[String]) {
     let input = arg(args, "--input", "target/bench/input");
     let lake_dir = arg(args, "--lake", "target/bench/replay-lake");
-    let mut lake =
-        Lake::open(&lake_dir, WriterOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let zstd_level = arg(args, "--zstd-level", "3").parse().unwrap_or(3);
+    let writer = WriterOptions { zstd_level, ..WriterOptions::default() };
+    let mut lake = Lake::open(&lake_dir, writer).unwrap_or_else(|e| panic!("{e}"));
     let bytes: u64 = std::fs::read_dir(&input)
         .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
         .unwrap_or(0);

@@ -128,7 +128,7 @@ fn compaction_beside_a_running_replay_shows_no_duplicate_and_no_gap() {
     assert!(child.wait().unwrap().success());
     assert!(merged_runs >= 2, "compaction merged files beside the replay ({merged_runs} times)");
     let scores = scores_text(&lake);
-    let out = run_ok(&["compact", "--lake", lake_arg, "--retain", "0s"]);
+    let out = run_ok(&["compact", "--lake", lake_arg, "--retain", "0s", "--zstd-level", "9"]);
     assert!(out.contains("deleted"), "replaced files are deleted with --retain 0s: {out}");
     assert_eq!(lake_rows(&lake), (good, bad));
     assert_no_duplicates(&lake);
@@ -148,6 +148,12 @@ fn compaction_beside_a_running_replay_shows_no_duplicate_and_no_gap() {
     assert!(partitions > 5, "{partitions} partitions");
     let again = run_ok(&["compact", "--lake", lake_arg]);
     assert!(again.starts_with("nothing to compact"), "{again}");
+    let bad = bin().args(["compact", "--lake", lake_arg, "--zstd-level", "23"]).output().unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("--zstd-level: must be 1 to 22, got 23"),
+        "{err}"
+    );
 }
 
 /// SQL too deep to plan (a chain of 3,000 terms would overflow the stack) is

@@ -37,7 +37,7 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> Self {
-        WriterOptions { row_group_rows: 512 * 1024, zstd_level: 3, durable: true }
+        WriterOptions { row_group_rows: 512 * 1024, zstd_level: 1, durable: true }
     }
 }
 

@@ -476,7 +476,7 @@ mod tests {
     #[test]
     fn defaults_load_and_validate() {
         let c = Config::load(None, []).unwrap();
-        assert_eq!(c.lake.zstd_level, 3);
+        assert_eq!(c.lake.zstd_level, 1);
         assert_eq!(c.replay.commit_interval(), Duration::from_secs(30));
     }
 

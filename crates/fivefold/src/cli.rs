@@ -124,6 +124,11 @@ pub(crate) struct CompactArgs {
     /// compaction (e.g. 30s, 10m, 1h); a later compaction deletes them.
     #[arg(long, default_value = "1h")]
     pub(crate) retain: String,
+    /// zstd level of the merged files (1-22). Ingest writes at `lake.zstd_level`
+    /// (1 by default: least CPU per record); merging is where a smaller lake is
+    /// cheap to buy.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) zstd_level: i32,
 }
 
 #[derive(Debug, clap::Args)]

@@ -15,8 +15,12 @@ pub(crate) fn run(args: CompactArgs) -> anyhow::Result<()> {
     if args.target_mb == 0 {
         bail!("--target-mb: must be at least 1");
     }
+    if !(1..=22).contains(&args.zstd_level) {
+        bail!("--zstd-level: must be 1 to 22, got {}", args.zstd_level);
+    }
     let opts = CompactOptions { target_bytes: args.target_mb << 20, retain };
-    let mut lake = Lake::open(&args.lake, WriterOptions::default())
+    let writer = WriterOptions { zstd_level: args.zstd_level, ..WriterOptions::default() };
+    let mut lake = Lake::open(&args.lake, writer)
         .with_context(|| format!("opening the lake at {}", args.lake.display()))?;
     let plan = lake.plan_compaction(&opts)?;
     let bar = crate::progress::bar(plan.input_files(), "files");
