@@ -186,8 +186,11 @@ fn pipeline(args: &[String]) {
 fn replay(args: &[String]) {
     let input = arg(args, "--input", "target/bench/input");
     let lake_dir = arg(args, "--lake", "target/bench/replay-lake");
-    let zstd_level = arg(args, "--zstd-level", "3").parse().unwrap_or(3);
-    let writer = WriterOptions { zstd_level, ..WriterOptions::default() };
+    // The lake's default level unless `--zstd-level` asks for another.
+    let mut writer = WriterOptions::default();
+    if let Ok(level) = arg(args, "--zstd-level", "").parse() {
+        writer.zstd_level = level;
+    }
     let mut lake = Lake::open(&lake_dir, writer).unwrap_or_else(|e| panic!("{e}"));
     let bytes: u64 = std::fs::read_dir(&input)
         .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
