@@ -193,7 +193,8 @@ impl Default for Scanned<'_> {
 
 /// Scans `raw` as one JSON object against `layout` into `out`, which is
 /// cleared first: the decoder keeps one on its stack frame instead of moving
-/// half a kilobyte of slots per record.
+/// half a kilobyte of slots per record. `order` is the same for every record
+/// of a topic: it learns where their keys sit (see [`KeyOrder`]).
 pub fn scan<'de>(
     raw: &'de [u8],
     layout: &Layout,
