@@ -26,7 +26,7 @@ use crate::enterprise::{
 };
 use crate::error::{Error, Result};
 use crate::keyed::Keyed;
-use crate::output::{LateRow, Output, ScoreRow};
+use crate::output::{LateRow, Output, ScoreRow, ScoreRows};
 use crate::rules::Rules;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -621,7 +621,7 @@ fn evaluate(
     ent: &mut Enterprise,
     we: i64,
     force: bool,
-    out: &mut Vec<ScoreRow>,
+    out: &mut ScoreRows,
 ) {
     let Some(s) = ent.score(m, we) else { return };
     let h = hysteresis(m, ent.hyst, s.banded, s.safety, we);
@@ -632,20 +632,13 @@ fn evaluate(
         .last
         .as_ref()
         .is_none_or(|l| l.risk_cents != cents || l.color != color || l.overrides != s.overrides);
-    // The score borrows from the enterprise: copy out what a row needs, if
-    // one is emitted, before the enterprise is updated.
-    let emit = (force || changed).then(|| {
+    // The row borrows from the enterprise (through the score): it is
+    // appended before the enterprise is updated.
+    let emitted = (force || changed).then(|| {
         let revision = ent.emitted.get(&we).map_or(0, |e| e.revision + 1);
-        let overrides: Vec<String> = s.overrides.iter().map(|o| (*o).to_owned()).collect();
-        let emitted = crate::enterprise::Emitted {
-            revision,
-            risk_cents: cents,
-            color,
-            overrides: overrides.clone(),
-        };
-        let row = ScoreRow {
-            uscc: uscc.to_owned(),
-            region_code: s.region_code.to_owned(),
+        out.push(&ScoreRow {
+            uscc,
+            region_code: s.region_code,
             window_end: we,
             window: m.windows.score_window.0,
             revision,
@@ -653,23 +646,21 @@ fn evaluate(
             families: s.families,
             risk: s.risk,
             color: COLOR_NAMES[color as usize],
-            overrides,
-            contributions: s
-                .contributions
-                .iter()
-                .map(|(rule, points, ids)| {
-                    ((*rule).to_owned(), *points, ids.iter().map(|i| (*i).to_owned()).collect())
-                })
-                .collect(),
-        };
-        (emitted, row)
+            overrides: &s.overrides,
+            contributions: &s.contributions,
+        });
+        crate::enterprise::Emitted {
+            revision,
+            risk_cents: cents,
+            color,
+            overrides: s.overrides.iter().map(|o| (*o).to_owned()).collect(),
+        }
     });
     ent.hyst = Some(h);
     ent.hyst_log.insert(we, h);
     ent.time_varying = time_varying;
-    if let Some((emitted, row)) = emit {
+    if let Some(emitted) = emitted {
         ent.emitted.insert(we, emitted.clone());
         ent.last = Some(emitted);
-        out.push(row);
     }
 }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
-    StructBuilder, TimestampMillisecondBuilder,
+    ArrayRef, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringArray, StringBuilder,
+    StructBuilder, TimestampMillisecondArray, TimestampMillisecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Fields};
 use arrow::record_batch::RecordBatch;
@@ -13,13 +13,15 @@ use fivefold_model::Table;
 use crate::alarms::AlarmRow;
 use crate::error::{Error, Result};
 
-/// One row of `risk_scores`.
+/// One row of `risk_scores`, borrowed from the enterprise it scores: it is
+/// appended to [`ScoreRows`]' builders as its window closes, so nothing is
+/// copied into an intermediate row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScoreRow {
+pub struct ScoreRow<'a> {
     /// Enterprise.
-    pub uscc: String,
+    pub uscc: &'a str,
     /// Its region code.
-    pub region_code: String,
+    pub region_code: &'a str,
     /// Window end; the start is one window earlier.
     pub window_end: i64,
     /// Window length.
@@ -35,9 +37,135 @@ pub struct ScoreRow {
     /// Final colour name.
     pub color: &'static str,
     /// Override ids.
-    pub overrides: Vec<String>,
-    /// Top contributions (rule, points, event ids).
-    pub contributions: Vec<(String, f64, Vec<String>)>,
+    pub overrides: &'a [&'static str],
+    /// Contributions (rule, points, event ids), largest first; the table
+    /// keeps the first [`TOP_CONTRIBUTIONS`].
+    pub contributions: &'a [(&'a str, f64, Vec<&'a str>)],
+}
+
+/// Contributions kept per `risk_scores` row.
+pub const TOP_CONTRIBUTIONS: usize = 5;
+
+/// `risk_scores` rows in Arrow builders, waiting to be written.
+/// `model_version` and `computed_at` are the same for every row of a batch
+/// and are filled in by [`ScoreRows::finish`].
+#[derive(Debug)]
+pub struct ScoreRows {
+    uscc: StringBuilder,
+    region: StringBuilder,
+    window_start: TimestampMillisecondBuilder,
+    window_end: TimestampMillisecondBuilder,
+    revision: Int64Builder,
+    /// inherent, the four families, risk, safety.
+    points: [Float64Builder; 7],
+    color: StringBuilder,
+    overrides: ListBuilder<StringBuilder>,
+    contributions: ListBuilder<StructBuilder>,
+    rows: usize,
+}
+
+impl Default for ScoreRows {
+    fn default() -> Self {
+        let fields = contribution_fields();
+        let item = StructBuilder::from_fields(fields.clone(), 0);
+        let contributions = ListBuilder::new(item).with_field(Arc::new(Field::new(
+            "item",
+            DataType::Struct(fields),
+            true,
+        )));
+        ScoreRows {
+            uscc: StringBuilder::new(),
+            region: StringBuilder::new(),
+            window_start: ts(),
+            window_end: ts(),
+            revision: Int64Builder::new(),
+            points: std::array::from_fn(|_| Float64Builder::new()),
+            color: StringBuilder::new(),
+            overrides: ListBuilder::new(StringBuilder::new()),
+            contributions,
+            rows: 0,
+        }
+    }
+}
+
+/// Points as stored: rounded to six decimals, so that re-runs compare equal.
+fn stored(points: f64) -> f64 {
+    (points * 1e6).round() / 1e6
+}
+
+impl ScoreRows {
+    /// Rows waiting.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// True when no row waits.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends one row.
+    pub fn push(&mut self, r: &ScoreRow<'_>) {
+        self.uscc.append_value(r.uscc);
+        self.region.append_value(r.region_code);
+        self.window_start.append_value(r.window_end - r.window);
+        self.window_end.append_value(r.window_end);
+        self.revision.append_value(r.revision);
+        let [f0, f1, f2, f3] = r.families;
+        let vals = [r.inherent, f0, f1, f2, f3, r.risk, 100.0 - r.risk];
+        for (b, v) in self.points.iter_mut().zip(vals) {
+            b.append_value(stored(v));
+        }
+        self.color.append_value(r.color);
+        for o in r.overrides {
+            self.overrides.values().append_value(o);
+        }
+        self.overrides.append(true);
+        for (rule, points, ids) in r.contributions.iter().take(TOP_CONTRIBUTIONS) {
+            let s = self.contributions.values();
+            if let Some(b) = s.field_builder::<StringBuilder>(0) {
+                b.append_value(rule);
+            }
+            if let Some(b) = s.field_builder::<Float64Builder>(1) {
+                b.append_value(stored(*points));
+            }
+            if let Some(l) = s.field_builder::<ListBuilder<Box<dyn arrow::array::ArrayBuilder>>>(2)
+            {
+                if let Some(sb) = l.values().as_any_mut().downcast_mut::<StringBuilder>() {
+                    for id in ids {
+                        sb.append_value(id);
+                    }
+                }
+                l.append(true);
+            }
+            s.append(true);
+        }
+        self.contributions.append(true);
+        self.rows += 1;
+    }
+
+    /// Drains the rows into a batch, computed at `now_ms` by `model_version`.
+    pub fn finish(&mut self, model_version: &str, now_ms: i64) -> Result<RecordBatch> {
+        let n = std::mem::take(&mut self.rows);
+        let model = StringArray::from_iter_values(std::iter::repeat_n(model_version, n));
+        let computed = TimestampMillisecondArray::from(vec![now_ms; n]).with_timezone("UTC");
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.uscc.finish()),
+            Arc::new(self.region.finish()),
+            Arc::new(self.window_start.finish()),
+            Arc::new(self.window_end.finish()),
+            Arc::new(self.revision.finish()),
+            Arc::new(model),
+        ];
+        for b in &mut self.points {
+            cols.push(Arc::new(b.finish()));
+        }
+        cols.push(Arc::new(self.color.finish()));
+        cols.push(Arc::new(self.overrides.finish()));
+        cols.push(Arc::new(self.contributions.finish()));
+        cols.push(Arc::new(computed));
+        batch(Table::RiskScores, cols)
+    }
 }
 
 /// One row of `late_events`.
@@ -71,7 +199,7 @@ pub struct Output {
     /// Alarm episodes.
     pub alarms: Vec<AlarmRow>,
     /// Score rows.
-    pub scores: Vec<ScoreRow>,
+    pub scores: ScoreRows,
     /// Late and future records.
     pub late: Vec<LateRow>,
 }
@@ -102,10 +230,7 @@ impl Output {
             out.push((Table::Alarms, alarms(&std::mem::take(&mut self.alarms))?));
         }
         if !self.scores.is_empty() {
-            out.push((
-                Table::RiskScores,
-                scores(&std::mem::take(&mut self.scores), model_version, now_ms)?,
-            ));
+            out.push((Table::RiskScores, self.scores.finish(model_version, now_ms)?));
         }
         if !self.late.is_empty() {
             out.push((Table::LateEvents, late(&std::mem::take(&mut self.late))?));
@@ -151,84 +276,6 @@ fn contribution_fields() -> Fields {
     }
 }
 
-fn scores(rows: &[ScoreRow], model_version: &str, now_ms: i64) -> Result<RecordBatch> {
-    let (mut uscc, mut region, mut model, mut color) =
-        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
-    let (mut ws, mut we, mut computed) = (ts(), ts(), ts());
-    let mut revision = Int64Builder::new();
-    let mut f: Vec<Float64Builder> = (0..7).map(|_| Float64Builder::new()).collect();
-    let mut overrides = ListBuilder::new(StringBuilder::new());
-    let fields = contribution_fields();
-    let item = StructBuilder::from_fields(fields.clone(), rows.len() * 5);
-    let mut contribs = ListBuilder::new(item).with_field(Arc::new(Field::new(
-        "item",
-        DataType::Struct(fields),
-        true,
-    )));
-    for r in rows {
-        uscc.append_value(&r.uscc);
-        region.append_value(&r.region_code);
-        ws.append_value(r.window_end - r.window);
-        we.append_value(r.window_end);
-        revision.append_value(r.revision);
-        model.append_value(model_version);
-        let vals = [
-            r.inherent,
-            r.families[0],
-            r.families[1],
-            r.families[2],
-            r.families[3],
-            r.risk,
-            100.0 - r.risk,
-        ];
-        for (b, v) in f.iter_mut().zip(vals) {
-            b.append_value((v * 1e6).round() / 1e6);
-        }
-        color.append_value(r.color);
-        for o in &r.overrides {
-            overrides.values().append_value(o);
-        }
-        overrides.append(true);
-        for (rule, points, ids) in r.contributions.iter().take(5) {
-            let s = contribs.values();
-            if let Some(b) = s.field_builder::<StringBuilder>(0) {
-                b.append_value(rule);
-            }
-            if let Some(b) = s.field_builder::<Float64Builder>(1) {
-                b.append_value((points * 1e6).round() / 1e6);
-            }
-            if let Some(l) = s.field_builder::<ListBuilder<Box<dyn arrow::array::ArrayBuilder>>>(2)
-            {
-                for id in ids {
-                    if let Some(sb) = l.values().as_any_mut().downcast_mut::<StringBuilder>() {
-                        sb.append_value(id);
-                    }
-                }
-                l.append(true);
-            }
-            s.append(true);
-        }
-        contribs.append(true);
-        computed.append_value(now_ms);
-    }
-    let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(uscc.finish()),
-        Arc::new(region.finish()),
-        Arc::new(ws.finish()),
-        Arc::new(we.finish()),
-        Arc::new(revision.finish()),
-        Arc::new(model.finish()),
-    ];
-    for mut b in f {
-        cols.push(Arc::new(b.finish()));
-    }
-    cols.push(Arc::new(color.finish()));
-    cols.push(Arc::new(overrides.finish()));
-    cols.push(Arc::new(contribs.finish()));
-    cols.push(Arc::new(computed.finish()));
-    batch(Table::RiskScores, cols)
-}
-
 fn late(rows: &[LateRow]) -> Result<RecordBatch> {
     let (mut table, mut topic, mut file, mut key, mut reason) = (
         StringBuilder::new(),
@@ -267,4 +314,58 @@ fn late(rows: &[LateRow]) -> Result<RecordBatch> {
             Arc::new(reason.finish()),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, TimestampMillisecondType};
+
+    use super::*;
+
+    #[test]
+    fn score_rows_keep_the_top_contributions_and_start_empty_after_finish() {
+        let contributions: Vec<(&str, f64, Vec<&str>)> = (0..7)
+            .map(|i| (["R0", "R1", "R2", "R3", "R4", "R5", "R6"][i], 10.0 - i as f64, vec!["e1"]))
+            .collect();
+        let row = ScoreRow {
+            uscc: "91440300708461136T",
+            region_code: "320505001000",
+            window_end: 600_000,
+            window: 300_000,
+            revision: 1,
+            inherent: 1.234_567_89,
+            families: [1.0, 2.0, 3.0, 4.0],
+            risk: 25.0,
+            color: "yellow",
+            overrides: &["OVR-FATAL"],
+            contributions: &contributions,
+        };
+        let mut rows = ScoreRows::default();
+        rows.push(&row);
+        rows.push(&ScoreRow { revision: 2, overrides: &[], contributions: &[], ..row.clone() });
+        assert_eq!(rows.len(), 2);
+        let batch = rows.finish("m-1", 42).unwrap();
+        assert!(rows.is_empty());
+        assert_eq!(batch.num_rows(), 2);
+        let col = |n: &str| batch.column_by_name(n).unwrap();
+        let ts = |n: &str, i: usize| col(n).as_primitive::<TimestampMillisecondType>().value(i);
+        assert_eq!(
+            (ts("window_start", 0), ts("window_end", 0), ts("computed_at", 1)),
+            (300_000, 600_000, 42)
+        );
+        assert_eq!(col("model_version").as_string::<i32>().value(1), "m-1");
+        assert_eq!(col("inherent_points").as_primitive::<Float64Type>().value(0), 1.234_568);
+        assert_eq!(col("safety_score").as_primitive::<Float64Type>().value(0), 75.0);
+        let overrides = col("overrides").as_list::<i32>();
+        assert_eq!((overrides.value(0).len(), overrides.value(1).len()), (1, 0));
+        let contribs = col("contributions").as_list::<i32>();
+        assert_eq!((contribs.value(0).len(), contribs.value(1).len()), (TOP_CONTRIBUTIONS, 0));
+        let first = contribs.value(0);
+        let rules = first.as_struct().column(0).as_string::<i32>();
+        assert_eq!(rules.value(4), "R4");
+        // The builders start over: the next batch holds only what came after.
+        rows.push(&row);
+        assert_eq!(rows.finish("m-1", 43).unwrap().num_rows(), 1);
+    }
 }
