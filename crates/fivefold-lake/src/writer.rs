@@ -222,12 +222,12 @@ impl Lake {
     /// staged objects older than [`STALE_STATE_AGE`] are deleted: committed
     /// ones were copied just now, the others belong to no live commit.
     fn link_committed(&self) -> Result<()> {
-        if let Some(r) = &self.layout.remote {
-            let staged = self.layout.remote_staged()?.unwrap_or_default();
+        let files = self.state.files.values().map(|f| (&f.path, &f.staged));
+        let blobs = self.state.state.values().map(|s| (&s.path, &s.staged));
+        let committed = files.chain(blobs);
+        if let (Some(r), Some(staged)) = (&self.layout.remote, self.layout.remote_staged()?) {
             let present: HashSet<&str> = staged.iter().map(|(path, _)| path.as_str()).collect();
-            let files = self.state.files.values().map(|f| (&f.path, &f.staged));
-            let blobs = self.state.state.values().map(|s| (&s.path, &s.staged));
-            for (path, st) in files.chain(blobs) {
+            for (path, st) in committed {
                 // A live writer may delete a staged twin between the listing
                 // and the copy: only once the file is in place.
                 if present.contains(st.as_str()) && !r.copy(st, path)? && !r.exists(path)? {
@@ -244,9 +244,7 @@ impl Lake {
             }
             return Ok(());
         }
-        let files = self.state.files.values().map(|f| (&f.path, &f.staged));
-        let blobs = self.state.state.values().map(|s| (&s.path, &s.staged));
-        for (path, staged) in files.chain(blobs) {
+        for (path, staged) in committed {
             let fin = self.layout.root.join(path);
             match self.layout.locate(path, staged) {
                 Some(at) if at == fin => {}
