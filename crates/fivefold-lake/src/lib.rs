@@ -34,7 +34,7 @@ pub use log::{LakeState, SourcePosition};
 pub use repair::{RepairReport, repair};
 pub use snapshot::{LakeFile, Snapshot};
 pub use store::{ObjectLake, is_object_url};
-pub use writer::{CommitInfo, Lake, WriterOptions, now_ms};
+pub use writer::{CommitInfo, Lake, WriterOptions, ZSTD_LEVELS, now_ms};
 
 /// Reads the committed files of the lake at `root`, a folder or
 /// `s3://bucket/prefix` (no writes, no locks).

@@ -23,12 +23,15 @@ use crate::log::{
     StateRef,
 };
 
+/// The zstd levels Parquet accepts; configuration outside them is refused.
+pub const ZSTD_LEVELS: std::ops::RangeInclusive<i32> = 1..=22;
+
 /// Tuning of the writer.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
-    /// zstd level.
+    /// zstd level, within [`ZSTD_LEVELS`] (any other falls back to parquet's default).
     pub zstd_level: i32,
     /// fsync files and folders before a commit is acknowledged. Off only for
     /// throwaway lakes: a kill -9 is survived either way, a power loss is not.

@@ -308,8 +308,8 @@ impl Config {
         if self.lake.row_group_rows == 0 {
             p.push("lake.row_group_rows: must be at least 1".to_owned());
         }
-        if !(1..=22).contains(&self.lake.zstd_level) {
-            p.push(format!("lake.zstd_level: must be 1 to 22, got {}", self.lake.zstd_level));
+        if let Some(e) = zstd_level_problem(self.lake.zstd_level) {
+            p.push(format!("lake.zstd_level: {e}"));
         }
         if self.replay.batch_rows == 0 {
             p.push("replay.batch_rows: must be at least 1".to_owned());
@@ -447,6 +447,14 @@ pub fn model_with_overrides(
     let text = toml::to_string(&table)
         .map_err(|e| Error::Config { problems: vec![format!("{origin}: {e}")] })?;
     Ok(fivefold_score::RiskModel::from_toml(&text, &origin)?)
+}
+
+/// Why `level` is not a zstd level the lake can write, in words that follow
+/// the name of the setting (`lake.zstd_level`, `compact --zstd-level`).
+pub fn zstd_level_problem(level: i32) -> Option<String> {
+    let levels = fivefold_lake::ZSTD_LEVELS;
+    (!levels.contains(&level))
+        .then(|| format!("must be {} to {}, got {level}", levels.start(), levels.end()))
 }
 
 /// An environment value is read as TOML when it parses (numbers, booleans),

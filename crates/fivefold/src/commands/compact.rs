@@ -15,8 +15,8 @@ pub(crate) fn run(args: CompactArgs) -> anyhow::Result<()> {
     if args.target_mb == 0 {
         bail!("--target-mb: must be at least 1");
     }
-    if !(1..=22).contains(&args.zstd_level) {
-        bail!("--zstd-level: must be 1 to 22, got {}", args.zstd_level);
+    if let Some(e) = fivefold_pipeline::config::zstd_level_problem(args.zstd_level) {
+        bail!("--zstd-level: {e}");
     }
     let opts = CompactOptions { target_bytes: args.target_mb << 20, retain };
     let writer = WriterOptions { zstd_level: args.zstd_level, ..WriterOptions::default() };
