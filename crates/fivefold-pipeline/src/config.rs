@@ -434,9 +434,10 @@ pub fn model_with_overrides(
     if overrides.is_empty() {
         return Ok(fivefold_score::RiskModel::from_toml(text, origin)?);
     }
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
-        problems: vec![format!("{origin}: {}", e.to_string().trim().replace('\n', " "))],
-    })?;
+    let Ok(mut table) = text.parse::<toml::Table>() else {
+        // Not TOML: the model's own parse words the error.
+        return Ok(fivefold_score::RiskModel::from_toml(text, origin)?);
+    };
     let problems: Vec<String> =
         overrides.iter().filter_map(|o| o.apply(&mut table).err()).collect();
     if !problems.is_empty() {
@@ -554,6 +555,13 @@ mod tests {
             e.contains("FIVEFOLD_LAKE__ZSTD_LEVEL__X: `lake.zstd_level` is not a section"),
             "{e}"
         );
+        // A model file that is not TOML reads the same with overrides as without.
+        let overrides = env_overrides(vars(&[("FIVEFOLD_SCALE__BLUE_MIN", "80")]));
+        let broken = "model_version = \"x\"\n[scale\n";
+        let with = model_with_overrides(broken, "m.toml", &overrides).unwrap_err().to_string();
+        let without = model_with_overrides(broken, "m.toml", &[]).unwrap_err().to_string();
+        assert_eq!(with, without);
+        assert!(with.contains("m.toml: ") && with.contains("line 2"), "{with}");
         // A deeper pipeline key: a librdkafka property (`env` can set dotted names).
         let c = Config::load(None, vars(&[("FIVEFOLD_KAFKA__PROPERTIES__CLIENT.RACK", "az1")]));
         assert_eq!(c.unwrap().kafka.properties["client.rack"], "az1");
