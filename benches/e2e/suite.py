@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# Alternating rounds of replay and DuckDB conversion (the median counts).
+# Alternating rounds of the bare loop and the run, and of replay and DuckDB's
+# conversion (the median of each counts).
 ROUNDS = max(1, int(os.environ.get("FIVEFOLD_BENCH_ROUNDS", "3")))
 
 
@@ -164,12 +165,25 @@ def main() -> None:
 
     produced = drive("produce", "--brokers", brokers, "--records", str(records))
     rows.append(row("raw: produce to broker", produced["records"], produced["bytes"], produced["seconds"], produced["cpu_seconds"], produced["peak_rss_mib"], "not compared"))
-    bare = drive("bare", "--brokers", brokers, "--group", "bench-bare", "--records", str(produced["records"]))
-    rows.append(row("raw: bare rdkafka consume", bare["records"], bare["bytes"], bare["seconds"], bare["cpu_seconds"], bare["peak_rss_mib"]))
 
-    # Replay and DuckDB's conversion are a few CPU-bound seconds each, which a
-    # shared machine can stretch by 15 % either way: they run in alternating
-    # rounds, and the round with the median CPU time stands for each.
+    # Each pair compared below runs in alternating rounds, and the round with
+    # the median CPU time stands for each: a few CPU-seconds each, which a
+    # shared machine can stretch by 15 % either way (the bare loop and the
+    # run, drained from one broker, by up to 25 %).
+    def median(runs: list[dict]) -> dict:
+        return sorted(runs, key=lambda r: r["cpu_seconds"])[len(runs) // 2]
+
+    print(f"bare consume and fivefold run, {ROUNDS} alternating rounds ...", flush=True)
+    bares, runs = [], []
+    for i in range(ROUNDS):
+        # A new consumer group each round: each drains the topics from the start.
+        bares.append(drive("bare", "--brokers", brokers, "--group", f"bench-bare-{i}", "--records", str(produced["records"])))
+        lake = work / f"run-lake-{i}"
+        runs.append(drive("pipeline", "--brokers", brokers, "--group", f"bench-run-{i}", "--lake", str(lake), "--bytes", str(produced["bytes"])))
+        shutil.rmtree(lake, ignore_errors=True)
+    bare, run = median(bares), median(runs)
+    rows.append(row("raw: bare rdkafka consume", bare["records"], bare["bytes"], bare["seconds"], bare["cpu_seconds"], bare["peak_rss_mib"], f"median of {ROUNDS}"))
+
     def duck_convert(tag: str) -> dict:
         conv = {"seconds": 0.0, "cpu_seconds": 0.0, "peak_rss_mib": 0.0}
         for p in inputs:
@@ -181,9 +195,6 @@ def main() -> None:
             conv["peak_rss_mib"] = max(conv["peak_rss_mib"], r["peak_rss_mib"])
         return conv
 
-    def median(runs: list[dict]) -> dict:
-        return sorted(runs, key=lambda r: r["cpu_seconds"])[len(runs) // 2]
-
     print(f"fivefold replay and duckdb conversion, {ROUNDS} alternating rounds ...", flush=True)
     reps, convs = [], []
     for i in range(ROUNDS):
@@ -193,13 +204,13 @@ def main() -> None:
         convs.append(duck_convert(str(i)))
     rep, conv = median(reps), median(convs)
     extra["rounds"] = {
+        "bare_cpu_seconds": [r["cpu_seconds"] for r in bares],
+        "run_cpu_seconds": [r["cpu_seconds"] for r in runs],
         "replay_cpu_seconds": [r["cpu_seconds"] for r in reps],
         "duckdb_convert_cpu_seconds": [r["cpu_seconds"] for r in convs],
     }
     rows.append(row("fivefold replay", rep["records"], rep["bytes"], rep["seconds"], rep["cpu_seconds"], rep["peak_rss_mib"], f"validate + score + commit; median of {ROUNDS}"))
-    print("fivefold run ...", flush=True)
-    run = drive("pipeline", "--brokers", brokers, "--group", "bench-run", "--lake", str(work / "run-lake"), "--bytes", str(produced["bytes"]))
-    rows.append(row("fivefold run", run["records"], produced["bytes"], run["seconds"], run["cpu_seconds"], run["peak_rss_mib"], "validate + score + commit"))
+    rows.append(row("fivefold run", run["records"], produced["bytes"], run["seconds"], run["cpu_seconds"], run["peak_rss_mib"], f"validate + score + commit; median of {ROUNDS}"))
 
     print("duckdb window ...", flush=True)
     rows.append(row("duckdb: JSON -> Parquet", n, total_bytes, conv["seconds"], conv["cpu_seconds"], conv["peak_rss_mib"], f"1 thread, no validation; median of {ROUNDS}"))
