@@ -179,6 +179,12 @@ impl Scanned<'_> {
 
 impl<'de> Scanned<'de> {
     /// The typed value of a slot: `None` when the key was absent.
+    ///
+    /// Inlined into the field checks: returned through memory, the value's
+    /// middle word is written in byte-sized pieces (the layout `Value::Bool`
+    /// leaves) and read back whole, a store-forwarding stall on every field
+    /// of every record.
+    #[inline(always)]
     pub fn value(&self, slot: usize) -> Option<Value<'de>> {
         let raw = self.slots.get(slot).copied().flatten()?;
         Some(if self.escapes { value(raw) } else { plain_value(raw) })
@@ -453,6 +459,7 @@ pub fn value(s: &str) -> Value<'_> {
 }
 
 /// [`value`] of a raw value whose strings are known to hold no escapes.
+#[inline(always)]
 fn plain_value(s: &str) -> Value<'_> {
     match s.as_bytes().first() {
         Some(b'"') => Value::Str(Cow::Borrowed(&s[1..s.len() - 1])),
