@@ -27,6 +27,12 @@ pub const MAX_RECORD_BYTES: usize = 1 << 20;
 /// The quality flag of a USCC whose shape is valid but whose check digit is not.
 pub const FLAG_USCC_CHECKSUM: &str = "USCC_CHECKSUM";
 
+/// Most fields a table spec may have. Every record's checked values sit in an
+/// array of this length, which is set up and dropped once per record: it is
+/// kept near the widest table (enterprise, 17 fields) rather than at
+/// [`json::MAX_SLOTS`]. A wider table fails every decoder test.
+const MAX_FIELDS: usize = 20;
+
 /// The class of a rejection: a bounded set, used as a metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorClass {
@@ -260,6 +266,9 @@ struct TableBuilder {
     /// Slots the topic knows but this table does not (a point's fields on a
     /// reading, say), with their names, in slot order: these go to `extra`.
     foreign: Vec<(usize, &'static str)>,
+    /// `foreign` as a mask of slot bits: one test tells whether a record
+    /// holds any of them.
+    foreign_mask: u32,
     columns: Vec<Column>,
     /// `rescue.grade`, computed from the casualties and loss.
     grade: Option<StringBuilder>,
@@ -273,16 +282,19 @@ impl TableBuilder {
         let has_version = fields.iter().any(|f| f.name == "schema_version");
         let slots: Vec<usize> =
             fields.iter().map(|f| layout.slot(f.name).unwrap_or(usize::MAX)).collect();
-        let foreign = (0..json::MAX_SLOTS)
+        let foreign: Vec<(usize, &'static str)> = (0..json::MAX_SLOTS)
             .map_while(|slot| layout.name(slot).map(|name| (slot, name)))
             .filter(|(slot, _)| !slots.contains(slot))
             .collect();
+        let foreign_mask = foreign.iter().fold(0, |m, (slot, _)| m | 1 << slot);
+        assert!(fields.len() <= MAX_FIELDS, "a table has at most {MAX_FIELDS} fields");
         TableBuilder {
             table,
             fields,
             slots,
             schema_version_slot: has_version.then(|| layout.slot("schema_version")).flatten(),
             foreign,
+            foreign_mask,
             columns: fields.iter().map(|f| Column::for_kind(f.kind)).collect(),
             grade: (table == Table::Rescue).then(StringBuilder::new),
             source: SourceColumns::new(),
@@ -484,7 +496,7 @@ impl Decoder {
             Some(slot) => self.monitoring_table(&scanned, slot)?,
         };
         let builder = &mut self.tables[which];
-        let mut cells: [Cell<'_>; json::MAX_SLOTS] = [const { Cell::Null }; json::MAX_SLOTS];
+        let mut cells: [Cell<'_>; MAX_FIELDS] = [const { Cell::Null }; MAX_FIELDS];
         let mut flags: Vec<&'static str> = Vec::new();
         check_schema_version(&scanned, builder.schema_version_slot)?;
         for (i, (spec, &slot)) in builder.fields.iter().zip(&builder.slots).enumerate() {
@@ -492,7 +504,11 @@ impl Decoder {
         }
         check_conditions(builder.table, builder.fields, &cells)?;
 
-        let extra = extra_json(&scanned, &builder.foreign);
+        let extra = if scanned.extra.is_empty() && !scanned.any_of(builder.foreign_mask) {
+            None
+        } else {
+            extra_json(&scanned, &builder.foreign)
+        };
         for (col, cell) in builder.columns.iter_mut().zip(&cells) {
             col.append(cell);
         }
@@ -807,7 +823,7 @@ fn rescue_grade(fields: &[FieldSpec], cells: &[Cell<'_>]) -> &'static str {
 fn extra_json(scanned: &Scanned<'_>, foreign: &[(usize, &'static str)]) -> Option<String> {
     let mut others: Vec<(&str, &str)> = Vec::new();
     for &(slot, name) in foreign {
-        if let Some(raw) = scanned.slots[slot] {
+        if let Some(raw) = scanned.raw(slot) {
             others.push((name, raw));
         }
     }

@@ -144,10 +144,15 @@ fn same_key(a: &[u8], b: &[u8]) -> bool {
 
 /// The fields of one scanned object. Values are raw JSON text, already
 /// checked to be valid JSON.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Scanned<'de> {
-    /// Raw value per known slot (the last occurrence wins if a key repeats).
-    pub slots: [Option<&'de str>; MAX_SLOTS],
+    /// Raw value per known slot (the last occurrence wins if a key repeats);
+    /// only the slots `present` marks hold this scan's values.
+    slots: [Option<&'de str>; MAX_SLOTS],
+    /// Bit `i` is set when slot `i` was filled: clearing is one store instead
+    /// of rewriting every slot, and a table asks for all the slots it does
+    /// not use at once (see [`Scanned::any_of`]).
+    present: u32,
     /// Unknown keys with their raw values, in input order.
     pub extra: Vec<(Cow<'de, str>, &'de str)>,
     /// Whether a string value may hold escapes. The flat path proves none
@@ -167,11 +172,11 @@ pub enum ScanError {
 impl Scanned<'_> {
     /// Nothing scanned yet.
     pub fn new() -> Self {
-        Scanned { slots: [None; MAX_SLOTS], extra: Vec::new(), escapes: false }
+        Scanned { slots: [None; MAX_SLOTS], present: 0, extra: Vec::new(), escapes: false }
     }
 
     fn clear(&mut self) {
-        self.slots = [None; MAX_SLOTS];
+        self.present = 0;
         self.extra.clear();
         self.escapes = false;
     }
@@ -186,8 +191,34 @@ impl<'de> Scanned<'de> {
     /// of every record.
     #[inline(always)]
     pub fn value(&self, slot: usize) -> Option<Value<'de>> {
-        let raw = self.slots.get(slot).copied().flatten()?;
+        let raw = self.raw(slot)?;
         Some(if self.escapes { value(raw) } else { plain_value(raw) })
+    }
+
+    /// The raw JSON text of a slot: `None` when the key was absent.
+    #[inline]
+    pub fn raw(&self, slot: usize) -> Option<&'de str> {
+        if slot < MAX_SLOTS && self.present & (1 << slot) != 0 { self.slots[slot] } else { None }
+    }
+
+    /// Whether any slot of `mask` (bit `i` for slot `i`) was filled.
+    #[inline]
+    pub fn any_of(&self, mask: u32) -> bool {
+        self.present & mask != 0
+    }
+
+    fn fill(&mut self, slot: usize, raw: &'de str) {
+        self.slots[slot] = Some(raw);
+        self.present |= 1 << slot;
+    }
+}
+
+/// Equal when they hold the same values: slots outside `present` do not count.
+impl PartialEq for Scanned<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (0..MAX_SLOTS).all(|slot| self.raw(slot) == other.raw(slot))
+            && self.extra == other.extra
+            && self.escapes == other.escapes
     }
 }
 
@@ -265,7 +296,7 @@ impl<'de> Visitor<'de> for ObjectSeed<'_, 'de> {
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let value: &'de RawValue = map.next_value()?;
             match self.layout.slot(&key) {
-                Some(i) => self.out.slots[i] = Some(value.get()),
+                Some(i) => self.out.fill(i, value.get()),
                 None => self.out.extra.push((key, value.get())),
             }
         }
@@ -406,7 +437,7 @@ fn scan_flat<'de>(
         };
         let value = &text[start..end];
         match order.slot(k, key, layout) {
-            Some(slot) => out.slots[slot] = Some(value),
+            Some(slot) => out.fill(slot, value),
             None => out.extra.push((Cow::Borrowed(key), value)),
         }
         i = ws(end);
