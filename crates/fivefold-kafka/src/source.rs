@@ -175,16 +175,20 @@ fn parse_generation(meta: &[u8]) -> Option<i32> {
 pub struct Record<'a> {
     msg: BorrowedMessage<'a>,
     topic: Topic,
+    /// The configured name of `topic`: the name the message came from,
+    /// without asking the client (a C string, measured and checked anew on
+    /// every call) once more per record.
+    name: &'a str,
 }
 
-impl Record<'_> {
+impl<'a> Record<'a> {
     /// The topic.
     pub fn topic(&self) -> Topic {
         self.topic
     }
     /// The topic name as consumed (with any prefix).
-    pub fn topic_name(&self) -> &str {
-        self.msg.topic()
+    pub fn topic_name(&self) -> &'a str {
+        self.name
     }
     /// The partition.
     pub fn partition(&self) -> i32 {
@@ -271,7 +275,7 @@ impl KafkaSource {
 
     fn record<'a>(&'a self, msg: BorrowedMessage<'a>) -> Option<Record<'a>> {
         let topic = self.names.topic(msg.topic())?;
-        Some(Record { msg, topic })
+        Some(Record { msg, topic, name: self.names.name(topic) })
     }
 
     /// Moves a partition's read position (after a failed commit).

@@ -350,6 +350,11 @@ impl Table {
         Table::LateEvents,
     ];
 
+    /// The position in [`Table::ALL`] (declaration order), for per-table arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The table (and folder) name in the lake.
     pub fn name(self) -> &'static str {
         match self {
@@ -534,8 +539,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_topic_index_is_its_position_in_all() {
+    fn an_index_is_the_position_in_all() {
         for (i, t) in Topic::ALL.into_iter().enumerate() {
+            assert_eq!(t.index(), i, "{}", t.name());
+        }
+        for (i, t) in Table::ALL.into_iter().enumerate() {
             assert_eq!(t.index(), i, "{}", t.name());
         }
     }

@@ -96,6 +96,13 @@ fn consumes_everything_exactly_once_and_resumes_from_the_lake() {
     assert_eq!(summary.records, good + bad);
     let r = rows(dir.path());
     assert_eq!((good_rows(&r), r["dead_letters"]), (good, bad));
+    // The summary counts what each source table took, as committed.
+    let accepted: BTreeMap<String, u64> =
+        summary.accepted.iter().map(|(t, n)| (t.name().to_owned(), *n)).collect();
+    let committed: BTreeMap<String, u64> =
+        r.iter().filter(|(t, _)| accepted.contains_key(*t)).map(|(t, n)| (t.clone(), *n)).collect();
+    assert_eq!(accepted, committed);
+    assert_eq!(accepted.values().sum::<u64>(), good);
     assert!(r.get("risk_scores").copied().unwrap_or(0) > 0, "scores were committed: {r:?}");
     let state = Lake::open(dir.path(), WriterOptions::default()).unwrap();
     assert!(state.read_state("scoring/0").unwrap().is_some(), "shard 0's state is in the lake");
