@@ -504,11 +504,7 @@ impl Decoder {
         }
         check_conditions(builder.table, builder.fields, &cells)?;
 
-        let extra = if scanned.extra.is_empty() && !scanned.any_of(builder.foreign_mask) {
-            None
-        } else {
-            extra_json(&scanned, &builder.foreign)
-        };
+        let extra = extra_json(&scanned, &builder.foreign, builder.foreign_mask);
         for (col, cell) in builder.columns.iter_mut().zip(&cells) {
             col.append(cell);
         }
@@ -820,16 +816,17 @@ fn rescue_grade(fields: &[FieldSpec], cells: &[Cell<'_>]) -> &'static str {
 
 /// The `extra` column: unknown keys, and keys the topic knows but this record
 /// type does not (`foreign`), as one JSON object of their raw values.
-fn extra_json(scanned: &Scanned<'_>, foreign: &[(usize, &'static str)]) -> Option<String> {
-    let mut others: Vec<(&str, &str)> = Vec::new();
-    for &(slot, name) in foreign {
-        if let Some(raw) = scanned.raw(slot) {
-            others.push((name, raw));
-        }
-    }
-    if scanned.extra.is_empty() && others.is_empty() {
+/// `foreign_mask` holds the slot bits of `foreign`: one test settles the
+/// common case, a record with none of them.
+fn extra_json(
+    scanned: &Scanned<'_>,
+    foreign: &[(usize, &'static str)],
+    foreign_mask: u32,
+) -> Option<String> {
+    if scanned.extra.is_empty() && !scanned.any_of(foreign_mask) {
         return None;
     }
+    let others = foreign.iter().filter_map(|&(slot, name)| Some((name, scanned.raw(slot)?)));
     let mut out = String::from("{");
     let all = scanned.extra.iter().map(|(k, v)| (k.as_ref(), *v)).chain(others);
     for (i, (k, v)) in all.enumerate() {

@@ -595,8 +595,8 @@ mod tests {
         let layout = Layout::new(["a", "b"]);
         let raw = br#" {"a": 1, "zz": {"x": [1,2]}, "b": "h\u00e9", "a\n": null} "#;
         let s = scanned(raw, &layout).unwrap();
-        assert_eq!(s.slots[0], Some("1"));
-        assert_eq!(value(s.slots[1].unwrap()), Value::Str(Cow::Owned("hé".into())));
+        assert_eq!(s.raw(0), Some("1"));
+        assert_eq!(value(s.raw(1).unwrap()), Value::Str(Cow::Owned("hé".into())));
         assert_eq!(s.extra.len(), 2);
         assert_eq!(s.extra[0].0, "zz");
         assert_eq!(s.extra[0].1, r#"{"x": [1,2]}"#);
@@ -640,7 +640,7 @@ mod tests {
         }
         assert!(scanned(br#"{"a":01}"#, &layout).is_err());
         let escaped = scanned(br#"{"a":"x\"y","b":"z"}"#, &layout).unwrap();
-        assert_eq!(escaped.slots[0], Some(r#""x\"y""#));
+        assert_eq!(escaped.raw(0), Some(r#""x\"y""#));
         assert_eq!(escaped.value(0), Some(Value::Str(Cow::Borrowed("x\"y"))));
         assert_eq!(escaped.value(1), Some(Value::Str(Cow::Borrowed("z"))));
         assert_eq!(escaped.value(2), None);
