@@ -5,7 +5,8 @@
 //! - `bare --brokers B --group G`: a bare rdkafka consumer-group loop that drains
 //!   the five topics and does nothing with the messages (the raw limit);
 //! - `pipeline --brokers B --group G --lake DIR [--bytes N]`: `fivefold run` to the
-//!   end into a committed lake (validation, dead letters, Parquet, offsets).
+//!   end into a committed lake (validation, dead letters, Parquet, offsets), with
+//!   `[run]` read as `fivefold run` reads it (`FIVEFOLD_RUN__BATCH_ROWS=32768`, say);
 //!
 //! - `files --out DIR --records N`: the same records as `produce`, as files;
 //! - `replay --input DIR --lake DIR`: `fivefold replay` of those files.
@@ -54,8 +55,14 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The built-in configuration with `FIVEFOLD_SECTION__KEY` overrides from
+/// the environment, as `fivefold run` reads it.
+fn config() -> Config {
+    Config::load(None, std::env::vars()).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn kafka(brokers: &str) -> KafkaConfig {
-    let mut cfg = Config::load(None, []).map(|c| c.kafka).unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = config().kafka;
     cfg.brokers = brokers.to_owned();
     cfg
 }
@@ -165,10 +172,13 @@ fn pipeline(args: &[String]) {
     let lake_dir = arg(args, "--lake", "target/bench/lake");
     let lake = Lake::open(&lake_dir, WriterOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     let model = fivefold_score::RiskModel::reference().unwrap_or_else(|e| panic!("{e}"));
+    // `[run]` as `fivefold run` reads it: the defaults (5 s, 1M rows, 8192
+    // rows a batch) unless the environment overrides them.
+    let run = config().run;
     let opts = RunOptions {
-        commit_interval: Duration::from_secs(5),
-        commit_rows: 1_000_000,
-        batch_rows: 8192,
+        commit_interval: run.commit_interval(),
+        commit_rows: run.commit_rows,
+        batch_rows: run.batch_rows,
         exit_at_end: true,
         model: Some(model),
         check_clock: true,
