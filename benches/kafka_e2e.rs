@@ -6,7 +6,7 @@
 //!   the five topics and does nothing with the messages (the raw limit);
 //! - `pipeline --brokers B --group G --lake DIR [--bytes N]`: `fivefold run` to the
 //!   end into a committed lake (validation, dead letters, Parquet, offsets), with
-//!   `[run]` read as `fivefold run` reads it (`FIVEFOLD_RUN__BATCH_ROWS=32768`, say);
+//!   `[run]` read as `fivefold run` reads it (`FIVEFOLD_RUN__BATCH_ROWS=32768`, say).
 //!
 //! - `files --out DIR --records N`: the same records as `produce`, as files;
 //! - `replay --input DIR --lake DIR`: `fivefold replay` of those files.
@@ -62,7 +62,12 @@ fn config() -> Config {
 }
 
 fn kafka(brokers: &str) -> KafkaConfig {
-    let mut cfg = config().kafka;
+    brokers_of(config(), brokers)
+}
+
+/// The Kafka section of `config`, pointed at `brokers`.
+fn brokers_of(config: Config, brokers: &str) -> KafkaConfig {
+    let mut cfg = config.kafka;
     cfg.brokers = brokers.to_owned();
     cfg
 }
@@ -167,14 +172,15 @@ fn bare(args: &[String]) {
 }
 
 fn pipeline(args: &[String]) {
-    let mut cfg = kafka(&arg(args, "--brokers", "127.0.0.1:9092"));
+    // `[run]` as `fivefold run` reads it: the defaults (5 s, 1M rows, 8192
+    // rows a batch) unless the environment overrides them.
+    let config = config();
+    let run = config.run.clone();
+    let mut cfg = brokers_of(config, &arg(args, "--brokers", "127.0.0.1:9092"));
     cfg.group = arg(args, "--group", "bench-pipeline");
     let lake_dir = arg(args, "--lake", "target/bench/lake");
     let lake = Lake::open(&lake_dir, WriterOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     let model = fivefold_score::RiskModel::reference().unwrap_or_else(|e| panic!("{e}"));
-    // `[run]` as `fivefold run` reads it: the defaults (5 s, 1M rows, 8192
-    // rows a batch) unless the environment overrides them.
-    let run = config().run;
     let opts = RunOptions {
         commit_interval: run.commit_interval(),
         commit_rows: run.commit_rows,
