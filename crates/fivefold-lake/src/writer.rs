@@ -14,7 +14,7 @@ use fivefold_model::Table;
 use fivefold_model::time::{MS_PER_DAY, format_date};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, IoContext, Result};
@@ -52,6 +52,12 @@ const DISTINCT_COLUMNS: [&str; 5] = ["event_id", "event_time", "value", "_line",
 /// zstd has far less left to do.
 const RISING_COLUMNS: [&str; 3] = ["event_time", "_line", "_offset"];
 
+/// String columns whose min and max prune nothing: producer-assigned ids,
+/// unknown fields as JSON text, and provenance (one topic per table). The
+/// writer compares every value with the page's min and max otherwise, about
+/// 4 % of replay's CPU time.
+const NO_STATISTICS_COLUMNS: [&str; 4] = ["event_id", "extra", "_topic", "_file"];
+
 /// The Parquet settings of every file the lake writes.
 fn writer_properties(opts: &WriterOptions) -> WriterProperties {
     let mut b = WriterProperties::builder()
@@ -59,6 +65,9 @@ fn writer_properties(opts: &WriterOptions) -> WriterProperties {
         .set_max_row_group_row_count(Some(opts.row_group_rows));
     for c in DISTINCT_COLUMNS {
         b = b.set_column_dictionary_enabled(ColumnPath::from(c), false);
+    }
+    for c in NO_STATISTICS_COLUMNS {
+        b = b.set_column_statistics_enabled(ColumnPath::from(c), EnabledStatistics::None);
     }
     for c in RISING_COLUMNS {
         b = b.set_column_encoding(ColumnPath::from(c), Encoding::DELTA_BINARY_PACKED);
@@ -818,4 +827,28 @@ fn writer_id() -> String {
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^= x >> 31;
     format!("{x:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statistics_are_kept_only_where_they_prune() {
+        let props = writer_properties(&WriterOptions::default());
+        for c in NO_STATISTICS_COLUMNS {
+            assert_eq!(
+                props.statistics_enabled(&ColumnPath::from(c)),
+                EnabledStatistics::None,
+                "{c}"
+            );
+        }
+        for c in ["uscc", "point_id", "event_time", "_offset"] {
+            assert_eq!(
+                props.statistics_enabled(&ColumnPath::from(c)),
+                EnabledStatistics::Page,
+                "{c}"
+            );
+        }
+    }
 }

@@ -17,8 +17,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 /// Values by string key: searched by hash, walked in key order.
 #[derive(Clone)]
 pub(crate) struct Keyed<V> {
-    /// Key -> position in `keys` and `values`.
-    index: HashMap<Box<str>, u32>,
+    /// Key -> position in `keys` and `values`. Hashed by aHash: every reading
+    /// hashes its point id here, and SipHash was a visible share of replay.
+    index: HashMap<Box<str>, u32, ahash::RandomState>,
     keys: Vec<Box<str>>,
     values: Vec<V>,
     /// Positions in key order; covers every value once `sort` has run since
@@ -42,7 +43,7 @@ impl PartialEq for Hint {
 
 impl<V> Default for Keyed<V> {
     fn default() -> Self {
-        Keyed { index: HashMap::new(), keys: Vec::new(), values: Vec::new(), order: Vec::new() }
+        Keyed { index: HashMap::default(), keys: Vec::new(), values: Vec::new(), order: Vec::new() }
     }
 }
 
