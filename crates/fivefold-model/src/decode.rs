@@ -18,7 +18,7 @@ use base64::Engine as _;
 
 use crate::json::{self, KeyOrder, Layout, ScanError, Scanned, Value};
 use crate::spec::{Default, FieldSpec, Kind, Presence, SCHEMA_VERSION, Table, Topic};
-use crate::time::parse_rfc3339_ms;
+use crate::time::{MAX_EPOCH_MS, MIN_EPOCH_MS, parse_rfc3339_ms};
 use crate::uscc;
 
 /// Largest record accepted, in bytes (1 MiB).
@@ -261,8 +261,6 @@ struct TableBuilder {
     fields: &'static [FieldSpec],
     /// Slot in the topic layout of each field.
     slots: Vec<usize>,
-    /// The slot of `schema_version`, if the table has it.
-    schema_version_slot: Option<usize>,
     /// Slots the topic knows but this table does not (a point's fields on a
     /// reading, say), with their names, in slot order: these go to `extra`.
     foreign: Vec<(usize, &'static str)>,
@@ -279,7 +277,6 @@ struct TableBuilder {
 impl TableBuilder {
     fn new(table: Table, layout: &Layout) -> Self {
         let fields = table.fields().unwrap_or_default();
-        let has_version = fields.iter().any(|f| f.name == "schema_version");
         let slots: Vec<usize> =
             fields.iter().map(|f| layout.slot(f.name).unwrap_or(usize::MAX)).collect();
         let foreign: Vec<(usize, &'static str)> = (0..json::MAX_SLOTS)
@@ -292,7 +289,6 @@ impl TableBuilder {
             table,
             fields,
             slots,
-            schema_version_slot: has_version.then(|| layout.slot("schema_version")).flatten(),
             foreign,
             foreign_mask,
             columns: fields.iter().map(|f| Column::for_kind(f.kind)).collect(),
@@ -416,6 +412,9 @@ pub struct Decoder {
     tables: Vec<TableBuilder>,
     dead: DeadLetters,
     record_type_slot: Option<usize>,
+    /// Every table has `schema_version`, so it has one slot per topic, and
+    /// it is checked before the record is routed to a table.
+    schema_version_slot: Option<usize>,
 }
 
 impl Decoder {
@@ -427,6 +426,7 @@ impl Decoder {
         );
         let record_type_slot =
             (topic == Topic::Monitoring).then(|| layout.slot("record_type")).flatten();
+        let schema_version_slot = layout.slot("schema_version");
         Decoder {
             topic,
             tables: tables.iter().map(|t| TableBuilder::new(*t, &layout)).collect(),
@@ -434,6 +434,7 @@ impl Decoder {
             key_order: KeyOrder::new(),
             dead: DeadLetters::new(),
             record_type_slot,
+            schema_version_slot,
         }
     }
 
@@ -491,6 +492,7 @@ impl Decoder {
                 format!("expected a JSON object, got {what}"),
             ),
         })?;
+        check_schema_version(&scanned, self.schema_version_slot)?;
         let which = match self.record_type_slot {
             None => 0,
             Some(slot) => self.monitoring_table(&scanned, slot)?,
@@ -498,7 +500,6 @@ impl Decoder {
         let builder = &mut self.tables[which];
         let mut cells: [Cell<'_>; MAX_FIELDS] = [const { Cell::Null }; MAX_FIELDS];
         let mut flags: Vec<&'static str> = Vec::new();
-        check_schema_version(&scanned, builder.schema_version_slot)?;
         for (i, (spec, &slot)) in builder.fields.iter().zip(&builder.slots).enumerate() {
             cells[i] = check_field(spec, scanned.value(slot), &mut flags)?;
         }
@@ -656,11 +657,22 @@ fn check_field<'de>(
                 return Err(wrong("an integer", &v));
             };
             let Some(x) = parse_int(n) else {
-                return Err(Rejection::new(
-                    ErrorClass::WrongType,
-                    name,
-                    format!("expected an integer, got {n}"),
-                ));
+                // An integral value too large for an exact integer is a
+                // number out of range, not a fraction.
+                let integral = n.parse::<f64>().is_ok_and(|f| f.fract() == 0.0);
+                return Err(if integral {
+                    Rejection::new(
+                        ErrorClass::OutOfRange,
+                        name,
+                        format!("{n} is out of range, too large for an integer"),
+                    )
+                } else {
+                    Rejection::new(
+                        ErrorClass::WrongType,
+                        name,
+                        format!("expected an integer, got {n}"),
+                    )
+                });
             };
             if x < min || x > max {
                 return Err(Rejection::new(
@@ -703,7 +715,16 @@ fn check_field<'de>(
                 )
             }),
             Value::Number(n) => match n.parse::<i64>() {
-                Ok(ms) => Ok(Cell::Ts(ms)),
+                Ok(ms) if (MIN_EPOCH_MS..=MAX_EPOCH_MS).contains(&ms) => Ok(Cell::Ts(ms)),
+                // Beyond what RFC 3339 can write; left in, one such value
+                // would stretch every window computation from it to now.
+                Ok(_) => Err(Rejection::new(
+                    ErrorClass::OutOfRange,
+                    name,
+                    format!(
+                        "{n} is out of range, expected epoch milliseconds within the years 0000 to 9999"
+                    ),
+                )),
                 Err(_) => Err(Rejection::new(
                     ErrorClass::BadTimestamp,
                     name,
@@ -958,6 +979,18 @@ mod tests {
             ),
             (
                 Topic::Enterprise,
+                with(ENT, "employees", Some("1e20")),
+                ErrorClass::OutOfRange,
+                "field `employees`: 1e+20 is out of range, too large for an integer",
+            ),
+            (
+                Topic::Enterprise,
+                with(ENT, "event_time", Some("-9223372036854775808")),
+                ErrorClass::OutOfRange,
+                "field `event_time`: -9223372036854775808 is out of range, expected epoch milliseconds within the years 0000 to 9999",
+            ),
+            (
+                Topic::Enterprise,
                 big,
                 ErrorClass::TooLarge,
                 "record is 1048586 bytes, more than the limit of 1048576",
@@ -973,6 +1006,16 @@ mod tests {
                 with(hazard, "deadline", None),
                 ErrorClass::MissingField,
                 "field `deadline`: required when level is \"major\"",
+            ),
+            (
+                Topic::Monitoring,
+                with(
+                    &with(reading, "schema_version", Some("2")),
+                    "record_type",
+                    Some("\"sample\""),
+                ),
+                ErrorClass::NewerSchemaVersion,
+                "field `schema_version`: version 2 is newer than the newest this engine knows (1)",
             ),
             (
                 Topic::Monitoring,
@@ -993,7 +1036,7 @@ mod tests {
                 (r.class, r.reason().as_str()),
                 (class, reason),
                 "input: {}",
-                &raw[..raw.len().min(200)]
+                raw.chars().take(200).collect::<String>()
             );
         }
     }

@@ -8,6 +8,12 @@
 /// Milliseconds in one day.
 pub const MS_PER_DAY: i64 = 86_400_000;
 
+/// 0000-01-01T00:00:00Z, the earliest instant RFC 3339 writes, in epoch ms.
+pub const MIN_EPOCH_MS: i64 = -62_167_219_200_000;
+
+/// 9999-12-31T23:59:59.999Z, the latest instant RFC 3339 writes, in epoch ms.
+pub const MAX_EPOCH_MS: i64 = 253_402_300_799_999;
+
 /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
@@ -218,6 +224,14 @@ mod tests {
         assert_eq!(format_date(20_513), "2026-03-01");
         assert_eq!(parse_date("2026-03-01"), Some(20_513));
         assert_eq!(parse_date("2026-02-29"), None);
+    }
+
+    #[test]
+    fn epoch_bounds_are_the_years_rfc_3339_writes() {
+        assert_eq!(parse_rfc3339_ms("0000-01-01T00:00:00Z").unwrap(), MIN_EPOCH_MS);
+        assert_eq!(parse_rfc3339_ms("9999-12-31T23:59:59.999Z").unwrap(), MAX_EPOCH_MS);
+        assert_eq!(MIN_EPOCH_MS, days_from_civil(0, 1, 1) * MS_PER_DAY);
+        assert_eq!(MAX_EPOCH_MS + 1, days_from_civil(10_000, 1, 1) * MS_PER_DAY);
     }
 
     #[test]
