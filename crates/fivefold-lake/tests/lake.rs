@@ -259,6 +259,40 @@ fn two_writers_share_a_lake_and_a_stale_owner_is_fenced() {
     assert_eq!(b.state().sources["kafka:hazard:0"].next, 30);
 }
 
+/// What `fivefold run` relies on: every commit carries the position of every
+/// partition its writer owns, moved or not, so a writer that lost a claim
+/// cannot commit score rows or scoring state for it, even when it consumed
+/// nothing new there (its windows closing on the idle timeout, say).
+#[test]
+fn a_stale_owner_is_fenced_by_an_unmoved_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Lake::open(dir.path(), opts()).unwrap();
+    let mut b = Lake::open(dir.path(), opts()).unwrap();
+    let key = "kafka:hazard:0".to_owned();
+    let pos = SourcePosition { next: 10, byte_offset: None };
+    a.claim(std::slice::from_ref(&key), Some(1)).unwrap();
+    a.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:00Z"])).unwrap();
+    a.set_position(key.clone(), pos);
+    a.put_state("scoring/0", b"a's state").unwrap();
+    a.commit().unwrap();
+    b.claim(std::slice::from_ref(&key), Some(2)).unwrap();
+    let before = read_snapshot(dir.path()).unwrap();
+    // a has not seen b's claim; its offset did not move.
+    a.write(Table::Hazard, &hazard_batch(&["2026-03-01T00:00:01Z"])).unwrap();
+    a.put_state("scoring/0", b"a's stale state").unwrap();
+    a.set_position(key.clone(), pos);
+    let err = a.commit().unwrap_err();
+    assert!(
+        matches!(&err, Error::Fenced { sources } if sources == std::slice::from_ref(&key)),
+        "{err}"
+    );
+    let after = read_snapshot(dir.path()).unwrap();
+    assert_eq!(after.version, before.version);
+    assert_eq!(after.files.iter().map(|f| f.rows).sum::<u64>(), 1);
+    b.refresh().unwrap();
+    assert_eq!(b.read_state("scoring/0").unwrap().as_deref(), Some(&b"a's state"[..]));
+}
+
 #[test]
 fn a_dead_writers_leftovers_are_cleared_but_a_live_writers_are_not() {
     let dir = tempfile::tempdir().unwrap();

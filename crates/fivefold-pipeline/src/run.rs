@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use fivefold_kafka::{KafkaConfig, KafkaSource, PartitionKey, Producer, Rebalance, Record};
+use fivefold_kafka::{
+    KafkaConfig, KafkaSource, PartitionKey, Producer, Rebalance, Record, TopicNames,
+};
 use fivefold_lake::{CommitInfo, Lake, SourcePosition, now_ms};
 use fivefold_model::{Decoder, ErrorClass, Outcome, SourceRef, Table, Topic, metric};
 use fivefold_score::{RiskModel, Scorer};
@@ -72,14 +74,18 @@ pub struct RunSummary {
     pub commits: u64,
 }
 
-/// The source key under which a partition's next offset is committed.
-pub fn source_key((topic, partition): PartitionKey) -> String {
-    format!("kafka:{}:{partition}", topic.name())
+/// The source key under which a partition's next offset is committed: the
+/// topic's full name, so that topics under another prefix are other sources
+/// (with no prefix, `kafka:hazard:0`).
+pub fn source_key(names: &TopicNames, (topic, partition): PartitionKey) -> String {
+    format!("kafka:{}:{partition}", names.name(topic))
 }
 
 /// Everything the poll loop and the rebalance callbacks share.
 struct Core {
     lake: Lake,
+    /// The topics' full names, for the source keys.
+    names: TopicNames,
     /// One decoder per topic-partition, so that batches stay within a shard.
     decoders: BTreeMap<PartitionKey, Decoder>,
     /// Rows a decoder holds before [`Core::flush`].
@@ -99,8 +105,13 @@ struct Core {
     /// Partitions to seek back to the lake's offset (after a fenced commit or
     /// a pause); their records are dropped until the seek succeeds.
     reseek: Vec<(PartitionKey, Option<i64>)>,
-    /// Set when a commit inside a rebalance callback failed.
+    /// Set when a commit inside a rebalance callback failed, or a shard's
+    /// state could not be restored.
     failed: Option<crate::Error>,
+    /// Set when the run ends with an error: the revocation that closing the
+    /// consumer fires must not commit what this instance holds then (a
+    /// batch that failed half-way, a shard whose state did not restore).
+    aborted: bool,
     health: Arc<Health>,
     check_clock: bool,
     /// Set while the lake refuses commits.
@@ -137,6 +148,39 @@ fn retryable(e: &crate::Error) -> bool {
 }
 
 impl Core {
+    fn new(
+        lake: Lake,
+        names: TopicNames,
+        opts: &RunOptions,
+        dead_letter: Option<(Producer, String)>,
+    ) -> Result<Core> {
+        Ok(Core {
+            lake,
+            names,
+            decoders: BTreeMap::new(),
+            batch_rows: opts.batch_rows.max(1),
+            scorer: match &opts.model {
+                Some(m) => Some(Scorer::new(m.clone())?),
+                None => None,
+            },
+            owned: BTreeMap::new(),
+            pending: 0,
+            received: [0; 5],
+            accepted: [0; Table::ALL.len()],
+            rejected: BTreeMap::new(),
+            summary: RunSummary::default(),
+            dead_letter,
+            reseek: Vec::new(),
+            failed: None,
+            aborted: false,
+            health: Arc::clone(&opts.health),
+            check_clock: opts.check_clock,
+            degraded: None,
+            unclaimed: Vec::new(),
+            generation: None,
+        })
+    }
+
     /// Validates a record into its partition's decoder; a full decoder is
     /// flushed into the open transaction.
     fn push(&mut self, rec: &Record<'_>, seen_at: i64) -> Result<()> {
@@ -223,7 +267,7 @@ impl Core {
             if self.check_clock {
                 sc.set_clock(now_ms());
             }
-            let source = source_key(key);
+            let source = source_key(&self.names, key);
             for (table, batch) in &batches {
                 sc.process(key.1, &source, *table, batch)?;
             }
@@ -237,6 +281,11 @@ impl Core {
     /// Commits what this instance holds; a refused commit pauses the
     /// instance instead of failing it (see the module docs).
     fn commit(&mut self) -> Result<Option<CommitInfo>> {
+        if self.aborted || self.failed.is_some() {
+            // Going down with an error: the next owner resumes from the last
+            // good commit instead.
+            return Ok(None);
+        }
         match self.try_commit() {
             Ok(info) => {
                 if let Some(i) = &info {
@@ -343,17 +392,24 @@ impl Core {
                 self.lake.write(table, &batch)?;
             }
         }
-        for (k, next) in &self.owned {
-            let key = source_key(*k);
-            if let Some(n) = next
-                && self.lake.state().sources.get(&key).map(|p| p.next) != Some(*n as u64)
-            {
-                changed = true;
-                self.lake.set_position(key, SourcePosition { next: *n as u64, byte_offset: None });
-            }
-        }
+        // Every owned partition's position goes into the commit, moved or
+        // not: the lake fences a commit only on the sources it carries, and
+        // score rows and scoring state can change with no new records (a
+        // window closing on the idle timeout), so this is what keeps an
+        // instance that lost a partition from writing its shard.
+        let positions: Vec<(String, u64)> = self
+            .owned
+            .iter()
+            .filter_map(|(k, next)| next.map(|n| (source_key(&self.names, *k), n as u64)))
+            .collect();
+        changed |= positions
+            .iter()
+            .any(|(key, n)| self.lake.state().sources.get(key).map(|p| p.next) != Some(*n));
         if !changed {
             return Ok(None);
+        }
+        for (key, n) in positions {
+            self.lake.set_position(key, SourcePosition { next: n, byte_offset: None });
         }
         if let Some(sc) = self.scorer.as_ref() {
             for shard in sc.shards() {
@@ -393,7 +449,8 @@ impl Core {
             self.restore_shard(shard)?;
         }
         for (k, next) in self.owned.iter_mut() {
-            *next = self.lake.state().sources.get(&source_key(*k)).map(|p| p.next as i64);
+            *next =
+                self.lake.state().sources.get(&source_key(&self.names, *k)).map(|p| p.next as i64);
             self.reseek.push((*k, *next));
         }
         self.pending = 0;
@@ -429,7 +486,7 @@ impl Core {
             sc.restore(shard, &bytes)?;
         }
         for t in Topic::ALL {
-            sc.register_source(shard, &source_key((t, shard)));
+            sc.register_source(shard, &source_key(&self.names, (t, shard)));
         }
         Ok(())
     }
@@ -439,7 +496,7 @@ impl Core {
     fn finish_sources(&mut self) {
         let Some(sc) = self.scorer.as_mut() else { return };
         for (t, p) in self.owned.keys() {
-            sc.finish_source(*p, &source_key((*t, *p)));
+            sc.finish_source(*p, &source_key(&self.names, (*t, *p)));
         }
     }
 
@@ -449,6 +506,24 @@ impl Core {
 }
 
 struct Handler(Arc<Mutex<Core>>);
+
+/// Marks the run aborted when dropped armed: on every return by `?` from
+/// the poll loop.
+struct AbortOnExit(Option<Arc<Mutex<Core>>>);
+
+impl AbortOnExit {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbortOnExit {
+    fn drop(&mut self) {
+        if let Some(core) = self.0.take() {
+            lock(&core).aborted = true;
+        }
+    }
+}
 
 fn lock(core: &Mutex<Core>) -> MutexGuard<'_, Core> {
     core.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -460,7 +535,7 @@ impl Rebalance for Handler {
         core.generation = generation;
         // The claim fences the partitions' previous owner: once it is in the
         // log, the offsets and state read below are final.
-        let keys: Vec<String> = parts.iter().map(|k| source_key(*k)).collect();
+        let keys: Vec<String> = parts.iter().map(|k| source_key(&core.names, *k)).collect();
         // A claim reads what other instances committed; without one, the
         // log is read here.
         let refused = match core.lake.claim(&keys, generation) {
@@ -496,7 +571,12 @@ impl Rebalance for Handler {
         let positions = parts
             .iter()
             .map(|k| {
-                let pos = core.lake.state().sources.get(&source_key(*k)).map(|p| p.next as i64);
+                let pos = core
+                    .lake
+                    .state()
+                    .sources
+                    .get(&source_key(&core.names, *k))
+                    .map(|p| p.next as i64);
                 core.owned.insert(*k, pos);
                 pos
             })
@@ -518,7 +598,8 @@ impl Rebalance for Handler {
         for k in parts {
             core.owned.remove(k);
             core.decoders.remove(k);
-            core.unclaimed.retain(|u| *u != source_key(*k));
+            let key = source_key(&core.names, *k);
+            core.unclaimed.retain(|u| *u != key);
         }
         // A shard goes with the last of its partitions.
         let held: Vec<i32> = core.scorer.as_ref().map(Scorer::shards).unwrap_or_default();
@@ -548,32 +629,12 @@ pub fn run(
     } else {
         Some((Producer::new(cfg)?, cfg.dead_letter_topic.clone()))
     };
-    let core = Arc::new(Mutex::new(Core {
-        lake,
-        decoders: BTreeMap::new(),
-        batch_rows: opts.batch_rows.max(1),
-        scorer: match &opts.model {
-            Some(m) => Some(Scorer::new(m.clone())?),
-            None => None,
-        },
-        owned: BTreeMap::new(),
-        pending: 0,
-        received: [0; 5],
-        accepted: [0; Table::ALL.len()],
-        rejected: BTreeMap::new(),
-        summary: RunSummary::default(),
-        dead_letter,
-        reseek: Vec::new(),
-        failed: None,
-        health: Arc::clone(&opts.health),
-        check_clock: opts.check_clock,
-        degraded: None,
-        unclaimed: Vec::new(),
-        generation: None,
-    }));
+    let core = Arc::new(Mutex::new(Core::new(lake, cfg.names(), opts, dead_letter)?));
     let Some(source) = connect(cfg, &core, stop)? else {
         return Ok(RunSummary::default());
     };
+    // Declared after `source`, so dropped before it on an early return.
+    let abort = AbortOnExit(Some(Arc::clone(&core)));
     opts.health.running(true);
     let ends =
         if opts.exit_at_end { Some(source.end_offsets(cfg.connect_timeout())?) } else { None };
@@ -659,7 +720,7 @@ pub fn run(
                     || c.lake
                         .state()
                         .sources
-                        .get(&source_key(*k))
+                        .get(&source_key(&c.names, *k))
                         .is_some_and(|p| p.next as i64 >= *end)
             });
             // The windows to close at the end are those of the shards this
@@ -684,6 +745,7 @@ pub fn run(
         c.summary.clone()
     };
     progress.store(consumed, Ordering::Relaxed);
+    abort.disarm();
     // Leaving the group revokes the partitions; the handler has nothing left to commit.
     drop(source);
     opts.health.running(false);
@@ -712,6 +774,58 @@ fn connect(
                 }
             }
             Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fivefold_lake::WriterOptions;
+
+    use super::*;
+
+    #[test]
+    fn source_keys_name_the_topic_with_its_prefix() {
+        let key = (Topic::Hazard, 3);
+        assert_eq!(source_key(&TopicNames::new(""), key), "kafka:hazard:3");
+        assert_eq!(source_key(&TopicNames::new("v2."), key), "kafka:v2.hazard:3");
+    }
+
+    /// Closing the consumer after an error revokes the partitions; that
+    /// revocation must not commit what the failed run held.
+    #[test]
+    fn a_revocation_commits_what_is_held_unless_the_run_aborted() {
+        for aborted in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let open = || {
+                Lake::open(dir.path(), WriterOptions { durable: false, ..Default::default() })
+                    .unwrap()
+            };
+            let opts = RunOptions {
+                commit_interval: Duration::from_secs(1),
+                commit_rows: 1_000,
+                batch_rows: 100,
+                exit_at_end: false,
+                model: None,
+                check_clock: false,
+                health: Arc::default(),
+            };
+            let handler = Handler(Arc::new(Mutex::new(
+                Core::new(open(), TopicNames::new(""), &opts, None).unwrap(),
+            )));
+            let key = (Topic::Hazard, 0);
+            assert_eq!(handler.assigned(&[key], Some(1)), vec![None]);
+            {
+                let mut c = lock(&handler.0);
+                // As if offsets 0 to 41 had been read.
+                c.owned.insert(key, Some(42));
+                c.pending = 42;
+                c.aborted = aborted;
+            }
+            handler.revoking(&[key]);
+            let next =
+                open().state().sources.get(&source_key(&TopicNames::new(""), key)).map(|p| p.next);
+            assert_eq!(next, (!aborted).then_some(42), "aborted: {aborted}");
         }
     }
 }

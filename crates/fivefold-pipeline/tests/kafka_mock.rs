@@ -118,6 +118,34 @@ fn consumes_everything_exactly_once_and_resumes_from_the_lake() {
     assert_eq!(rows(dir.path()), r);
 }
 
+/// A shard whose committed state does not restore stops the run with an
+/// error, and none of the run is committed: the offsets, the files and the
+/// state blob stay as they were (the next start fails the same way, instead
+/// of scoring on from an empty shard).
+#[test]
+fn a_state_that_does_not_restore_stops_the_run_without_a_commit() {
+    let (_cluster, cfg) = cluster(1);
+    produce(&cfg, 10, 1.0, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let stop = AtomicBool::new(false);
+    fivefold_pipeline::run(&cfg, lake(dir.path()), &opts(true), &stop, &AtomicU64::new(0)).unwrap();
+    let state_ref = lake(dir.path()).state().state["scoring/0"].clone();
+    let blob = dir.path().join(&state_ref.path);
+    std::fs::write(&blob, b"not a scoring state").unwrap();
+    let before = lake(dir.path()).state().clone();
+    produce(&cfg, 10, 1.0, 6);
+    let err =
+        fivefold_pipeline::run(&cfg, lake(dir.path()), &opts(true), &stop, &AtomicU64::new(0))
+            .unwrap_err();
+    assert!(err.to_string().contains("state"), "{err}");
+    // The new run's claim of the partitions is the only new log entry.
+    let after = lake(dir.path()).state().clone();
+    assert_eq!(after.files.keys().collect::<Vec<_>>(), before.files.keys().collect::<Vec<_>>());
+    assert_eq!(after.sources, before.sources, "no offset moved");
+    assert_eq!(after.state["scoring/0"].path, state_ref.path);
+    assert_eq!(std::fs::read(&blob).unwrap(), b"not a scoring state");
+}
+
 /// An instance running `fivefold run` with `opts` on a thread of its own:
 /// its stop flag, its count of records seen, its thread.
 fn spawn_instance(
