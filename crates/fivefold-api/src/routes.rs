@@ -317,7 +317,10 @@ async fn alarms(
     Checked(Query(p)): Checked<Query<HashMap<String, String>>>,
 ) -> Result<Json<Value>, ApiError> {
     let since = time_param("since", p.get("since"))?;
-    let mut sql = "SELECT * FROM alarms WHERE true".to_owned();
+    // An episode open at the end of one run is written again when it
+    // closes: the row with its end wins.
+    let latest = fivefold_query::first_per("alarms", "alarm_id", "end_time DESC NULLS LAST");
+    let mut sql = format!("SELECT * FROM {latest} AS a WHERE true");
     if let Some(u) = p.get("uscc") {
         check_uscc(u)?;
         sql.push_str(&format!(" AND uscc = '{u}'"));

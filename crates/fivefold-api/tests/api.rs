@@ -134,7 +134,11 @@ async fn risk_routes_filters_paging_and_404s() {
 
     let (s, alarms) = get(&st, "/api/v1/alarms").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(alarms["items"].is_array());
+    let items = alarms["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "the replayed city has alarm episodes");
+    let ids: std::collections::BTreeSet<&str> =
+        items.iter().map(|a| a["alarm_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), items.len(), "one row per episode");
 }
 
 #[tokio::test]

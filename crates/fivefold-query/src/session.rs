@@ -38,7 +38,7 @@ const REGION_RISK: &str = "WITH now AS (SELECT max(window_end) AS t FROM risk_sc
              sum(CASE WHEN deadline < (SELECT t FROM now) THEN 1 ELSE 0 END) AS overdue \
            FROM hazard_latest WHERE state NOT IN ('accepted', 'closed') GROUP BY uscc), \
          alm AS ( \
-           SELECT uscc, count(*) AS n FROM alarms \
+           SELECT uscc, count(DISTINCT alarm_id) AS n FROM alarms \
            WHERE start_time >= (SELECT t FROM now) - INTERVAL '24 hours' GROUP BY uscc), \
          base AS ( \
            SELECT ent.uscc, ent.region_code, ent.risk_points, ent.color, ent.major_hazard_level, \

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, ListBuilder,
-    RecordBatch, StringArray, StringBuilder, TimestampMillisecondArray, new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray,
+    ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMillisecondArray,
+    new_empty_array, new_null_array,
 };
+use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
@@ -91,13 +93,20 @@ fn batch(table: Table, rows: &[Row]) -> RecordBatch {
                     )
                     .with_timezone("UTC"),
                 ),
-                DataType::List(_) => {
+                DataType::List(item) if item.data_type() == &DataType::Utf8 => {
                     let mut b = ListBuilder::new(StringBuilder::new());
                     for _ in 0..n {
                         b.append(true);
                     }
                     Arc::new(b.finish())
                 }
+                // Empty lists of any other item type.
+                DataType::List(item) => Arc::new(ListArray::new(
+                    Arc::clone(item),
+                    OffsetBuffer::new_zeroed(n),
+                    new_empty_array(item.data_type()),
+                    None,
+                )),
                 other => panic!("no fixture values for {other}"),
             };
             array
@@ -533,4 +542,38 @@ async fn memory_limit_and_batch_size_apply() {
     assert!(batches.iter().all(|b| b.num_rows() <= 2));
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
     assert_eq!(ctx.state().config().batch_size(), 2);
+}
+
+/// An episode still open at the end of one replay is written again when a
+/// later run closes it: `region_risk` and the API count it once.
+#[tokio::test]
+async fn region_risk_counts_an_alarm_episode_once() {
+    let lake = Lake::new();
+    let score = vec![
+        ("uscc", Value::Str("A")),
+        ("region_code", Value::Str("320505001000")),
+        ("window_end", Value::Time(MAR_1_MS + HOUR_MS)),
+        ("color", Value::Str("blue")),
+    ];
+    let scores = lake.write(Table::RiskScores, MAR_1, "s.parquet", &[score]);
+    let episode = |id: &'static str, end_ms: i64| {
+        vec![
+            ("alarm_id", Value::Str(id)),
+            ("uscc", Value::Str("A")),
+            ("start_time", Value::Time(MAR_1_MS)),
+            ("end_time", Value::Time(end_ms)),
+        ]
+    };
+    let alarms = lake.write(
+        Table::Alarms,
+        MAR_1,
+        "a.parquet",
+        &[
+            episode("p1:HH:1", MAR_1_MS + HOUR_MS),
+            episode("p1:HH:1", MAR_1_MS),
+            episode("p2:H:1", MAR_1_MS),
+        ],
+    );
+    let ctx = lake_session(&snapshot(vec![scores, alarms]), &options()).unwrap();
+    assert_eq!(count(&ctx, "SELECT alarms_24h FROM region_risk WHERE level = 'town'").await, 2);
 }
