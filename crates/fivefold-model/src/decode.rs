@@ -566,7 +566,7 @@ fn too_large(len: usize, kept: Option<usize>) -> Rejection {
 /// other field: the other fields may follow rules this engine does not know.
 fn check_schema_version(scanned: &Scanned<'_>, slot: Option<usize>) -> Result<(), Rejection> {
     if let Some(Value::Number(n)) = slot.and_then(|slot| scanned.value(slot))
-        && let Some(v) = parse_int(n)
+        && let Ok(v) = parse_int(n)
         && v > SCHEMA_VERSION
     {
         return Err(Rejection::new(
@@ -578,13 +578,27 @@ fn check_schema_version(scanned: &Scanned<'_>, slot: Option<usize>) -> Result<()
     Ok(())
 }
 
+/// Why a JSON number is not an integer.
+enum NotInt {
+    /// It has a fractional part (or is not a number at all).
+    Fraction,
+    /// It is integral, but too large to hold exactly.
+    TooLarge,
+}
+
 /// Parses a JSON number as an integer; integral fractions like `3.0` count.
-fn parse_int(text: &str) -> Option<i64> {
+fn parse_int(text: &str) -> Result<i64, NotInt> {
     if let Ok(v) = text.parse::<i64>() {
-        return Some(v);
+        return Ok(v);
     }
-    let f: f64 = text.parse().ok()?;
-    (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64)
+    let f: f64 = text.parse().map_err(|_| NotInt::Fraction)?;
+    if f.fract() != 0.0 {
+        Err(NotInt::Fraction)
+    } else if f.abs() >= 9.0e15 {
+        Err(NotInt::TooLarge)
+    } else {
+        Ok(f as i64)
+    }
 }
 
 /// Checks one field's value (`None`: the key is absent) against its spec.
@@ -656,23 +670,22 @@ fn check_field<'de>(
             let Value::Number(n) = v else {
                 return Err(wrong("an integer", &v));
             };
-            let Some(x) = parse_int(n) else {
-                // An integral value too large for an exact integer is a
-                // number out of range, not a fraction.
-                let integral = n.parse::<f64>().is_ok_and(|f| f.fract() == 0.0);
-                return Err(if integral {
-                    Rejection::new(
+            let x = match parse_int(n) {
+                Ok(x) => x,
+                Err(NotInt::TooLarge) => {
+                    return Err(Rejection::new(
                         ErrorClass::OutOfRange,
                         name,
                         format!("{n} is out of range, too large for an integer"),
-                    )
-                } else {
-                    Rejection::new(
+                    ));
+                }
+                Err(NotInt::Fraction) => {
+                    return Err(Rejection::new(
                         ErrorClass::WrongType,
                         name,
                         format!("expected an integer, got {n}"),
-                    )
-                });
+                    ));
+                }
             };
             if x < min || x > max {
                 return Err(Rejection::new(
