@@ -317,10 +317,7 @@ async fn alarms(
     Checked(Query(p)): Checked<Query<HashMap<String, String>>>,
 ) -> Result<Json<Value>, ApiError> {
     let since = time_param("since", p.get("since"))?;
-    // An episode open at the end of one run is written again when it
-    // closes: the row with its end wins.
-    let latest = fivefold_query::first_per("alarms", "alarm_id", "end_time DESC NULLS LAST");
-    let mut sql = format!("SELECT * FROM {latest} AS a WHERE true");
+    let mut sql = format!("SELECT * FROM {} AS a WHERE true", fivefold_query::alarm_episodes());
     if let Some(u) = p.get("uscc") {
         check_uscc(u)?;
         sql.push_str(&format!(" AND uscc = '{u}'"));

@@ -26,7 +26,7 @@
 //! The SQL is assembled from the pieces below so that the period and region
 //! expansion is written once.
 
-use crate::session::first_per;
+use crate::session::{alarm_episodes, first_per};
 
 /// The period kinds, finest first.
 pub const PERIOD_KINDS: [&str; 5] = ["day", "week", "month", "quarter", "year"];
@@ -313,9 +313,7 @@ pub fn accidents() -> String {
 /// points per day.
 pub fn monitoring() -> String {
     let now = now_cte("monitoring_reading", "event_time");
-    // An episode still open when a run ended is written again when it closes:
-    // the closed row wins.
-    let alarms = first_per("alarms", "alarm_id", "end_time DESC NULLS LAST");
+    let alarms = alarm_episodes();
     let points = first_per("monitoring_point", "point_id", "event_time DESC");
     let kinds = ["H", "L", "HH", "LL", "STANDING", "FLOOD", "OFFLINE", "FLATLINE"]
         .map(|k| count_if(&format!("kind = '{k}'"), &k.to_lowercase()))

@@ -46,7 +46,7 @@ mod table;
 pub use error::{Error, Result};
 pub use format::{BatchWriter, OutputFormat, format_batches};
 pub use run::{explain, query, query_to};
-pub use session::{QueryOptions, first_per, lake_session, register_lake, views};
+pub use session::{QueryOptions, alarm_episodes, first_per, lake_session, register_lake, views};
 pub use table::{DATE_COLUMN, LakeTable};
 
 /// Arrow's record batch, the unit query results come in.

@@ -27,6 +27,13 @@ pub fn first_per(table: &str, key: &str, order: &str) -> String {
     )
 }
 
+/// One row per alarm episode, as a parenthesised query: an episode still
+/// open when a run ended is written again when it closes, and the closed
+/// row wins.
+pub fn alarm_episodes() -> String {
+    first_per("alarms", "alarm_id", "end_time DESC NULLS LAST")
+}
+
 /// Town and county rows of the latest scores.
 const REGION_RISK: &str = "WITH now AS (SELECT max(window_end) AS t FROM risk_scores), \
          ent AS ( \

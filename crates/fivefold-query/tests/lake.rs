@@ -545,7 +545,7 @@ async fn memory_limit_and_batch_size_apply() {
 }
 
 /// An episode still open at the end of one replay is written again when a
-/// later run closes it: `region_risk` and the API count it once.
+/// later run closes it: `region_risk` counts it once.
 #[tokio::test]
 async fn region_risk_counts_an_alarm_episode_once() {
     let lake = Lake::new();
