@@ -307,6 +307,20 @@ impl Core {
         }
     }
 
+    /// The last commit of a run. A rebalance callback that failed during the
+    /// very last poll is reported here rather than ending the run as if it
+    /// had succeeded (`commit` would quietly skip it).
+    fn finish(&mut self, at_end: bool) -> Result<Option<CommitInfo>> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if at_end {
+            // Like a replay at the end of its files: every window closes.
+            self.finish_sources();
+        }
+        self.commit()
+    }
+
     /// After a refused commit: frees what it staged, forgets the uncommitted
     /// work and pauses consumption.
     fn degrade(&mut self, e: crate::Error) -> Result<()> {
@@ -734,11 +748,7 @@ pub fn run(
     }
     let summary = {
         let mut c = lock(&core);
-        if at_end {
-            // Like a replay at the end of its files: every window closes.
-            c.finish_sources();
-        }
-        if c.commit()?.is_some() {
+        if c.finish(at_end)?.is_some() {
             source.commit_group_offsets(&c.offsets());
         }
         c.emit_metrics();
@@ -784,6 +794,18 @@ mod tests {
 
     use super::*;
 
+    fn test_options() -> RunOptions {
+        RunOptions {
+            commit_interval: Duration::from_secs(1),
+            commit_rows: 1_000,
+            batch_rows: 100,
+            exit_at_end: false,
+            model: None,
+            check_clock: false,
+            health: Arc::default(),
+        }
+    }
+
     #[test]
     fn source_keys_name_the_topic_with_its_prefix() {
         let key = (Topic::Hazard, 3);
@@ -801,15 +823,7 @@ mod tests {
                 Lake::open(dir.path(), WriterOptions { durable: false, ..Default::default() })
                     .unwrap()
             };
-            let opts = RunOptions {
-                commit_interval: Duration::from_secs(1),
-                commit_rows: 1_000,
-                batch_rows: 100,
-                exit_at_end: false,
-                model: None,
-                check_clock: false,
-                health: Arc::default(),
-            };
+            let opts = test_options();
             let handler = Handler(Arc::new(Mutex::new(
                 Core::new(open(), TopicNames::new(""), &opts, None).unwrap(),
             )));
@@ -827,5 +841,24 @@ mod tests {
                 open().state().sources.get(&source_key(&TopicNames::new(""), key)).map(|p| p.next);
             assert_eq!(next, (!aborted).then_some(42), "aborted: {aborted}");
         }
+    }
+
+    /// A rebalance callback that failed in the run's last poll makes the run
+    /// fail, and nothing it held is committed.
+    #[test]
+    fn a_callback_failure_in_the_last_poll_fails_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || {
+            Lake::open(dir.path(), WriterOptions { durable: false, ..Default::default() }).unwrap()
+        };
+        let opts = test_options();
+        let mut c = Core::new(open(), TopicNames::new(""), &opts, None).unwrap();
+        let key = (Topic::Hazard, 0);
+        c.owned.insert(key, Some(42));
+        c.pending = 42;
+        c.failed = Some(crate::Error::Config { problems: vec!["the claim failed".into()] });
+        let err = c.finish(false).expect_err("the callback's failure is the run's");
+        assert!(err.to_string().contains("the claim failed"), "{err}");
+        assert!(open().state().sources.is_empty());
     }
 }
