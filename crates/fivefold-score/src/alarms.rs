@@ -335,6 +335,31 @@ impl PointState {
         }
     }
 
+    /// The earliest moment at which [`PointState::tick`] may change
+    /// something (a standing increment, offline by silence), or `None` when
+    /// no timer is pending. Early rather than late: a tick at that moment
+    /// may still find nothing due.
+    pub fn next_timer(&self, m: &RiskModel) -> Option<i64> {
+        let reg = self.registry.as_ref()?;
+        let mon = &m.monitoring;
+        let standing =
+            self.active.as_ref().filter(|ep| f64::from(ep.standing) < mon.standing_max).map(|ep| {
+                ep.start
+                    .saturating_add(mon.standing_after.0)
+                    .saturating_add(i64::from(ep.standing).saturating_mul(mon.standing_every.0))
+            });
+        let offline = match (self.last_t, self.offline_since) {
+            (Some(last), None) => Some(
+                last.saturating_add((mon.offline_periods * reg.period_ms).max(mon.offline_min.0)),
+            ),
+            _ => None,
+        };
+        match (standing, offline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Rows for what is still open at the end of the input.
     pub fn close_open(&self, m: &RiskModel, point_id: &str, out: &mut Vec<AlarmRow>) {
         if let (Some(ep), Some(reg)) = (&self.active, &self.registry) {

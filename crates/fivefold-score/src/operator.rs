@@ -128,7 +128,18 @@ fn str_at(a: Option<&arrow::array::StringArray>, row: usize) -> Option<&str> {
 /// the wall clock at `now`: too far ahead of either (quarantined: a sensor
 /// with a wrong clock must not drag the watermark forward, least of all
 /// before the first watermark exists) or too late; `None` when it is applied.
-fn late_reason(m: &RiskModel, wm: Option<i64>, now: i64, t: i64) -> Option<String> {
+///
+/// Before the shard's first watermark, `reference` (see [`cold_reference`])
+/// stands in for it on the future side: a replay has no clock, and one record
+/// from year 9999 in the first batch would otherwise set the watermark there
+/// and make everything after it late.
+fn late_reason(
+    m: &RiskModel,
+    wm: Option<i64>,
+    reference: Option<i64>,
+    now: i64,
+    t: i64,
+) -> Option<String> {
     if t > now.saturating_add(m.windows.max_future.0) {
         return Some(format!(
             "event_time is {} ahead of the clock, more than windows.max_future ({}): quarantined",
@@ -136,7 +147,17 @@ fn late_reason(m: &RiskModel, wm: Option<i64>, now: i64, t: i64) -> Option<Strin
             fmt_duration(m.windows.max_future.0)
         ));
     }
-    let wm = wm?;
+    let Some(wm) = wm else {
+        let r = reference?;
+        return (t > r.saturating_add(m.windows.max_future.0)).then(|| {
+            format!(
+                "event_time is {} ahead of the rest of the first batch, more than \
+                 windows.max_future ({}): quarantined",
+                fmt_duration(t - r),
+                fmt_duration(m.windows.max_future.0)
+            )
+        });
+    };
     if t > wm + m.windows.max_future.0 {
         Some(format!(
             "event_time is {} ahead of the watermark, more than windows.max_future ({}): quarantined",
@@ -152,6 +173,37 @@ fn late_reason(m: &RiskModel, wm: Option<i64>, now: i64, t: i64) -> Option<Strin
     } else {
         None
     }
+}
+
+/// Before a shard has a watermark, where a batch's event times stop being
+/// contiguous: walking up from the median, the last time before a gap wider
+/// than `max_future`. Records beyond that gap are quarantined as they would
+/// be once the watermark exists (`None` once it does, or for an empty batch).
+/// A batch that spans a year densely keeps all of it; one record from year
+/// 9999 among today's does not become the watermark.
+///
+/// Only readings are judged so: a sensor stream is dense, and a gap of more
+/// than a day inside one of its batches is a clock fault. Registry and case
+/// records are sparse (an enterprise revision days after the rest of its
+/// batch is normal), and are accepted before the first watermark as before.
+fn cold_reference(
+    wm: Option<i64>,
+    max_future: i64,
+    times: &arrow::array::TimestampMillisecondArray,
+) -> Option<i64> {
+    if wm.is_some() {
+        return None;
+    }
+    let mut ts: Vec<i64> = times.iter().flatten().collect();
+    ts.sort_unstable();
+    let mut top = *ts.get(ts.len() / 2)?;
+    for &t in &ts[ts.len() / 2..] {
+        if t > top.saturating_add(max_future) {
+            break;
+        }
+        top = t;
+    }
+    Some(top)
 }
 
 /// The `late_events` row of one record.
@@ -312,7 +364,7 @@ impl Scorer {
             }
             let Some(t) = c.ts("event_time", row) else { continue };
             let key = c.str("uscc", row).or_else(|| c.str("region_code", row));
-            if let Some(reason) = late_reason(&m, sh.watermark, self.now, t) {
+            if let Some(reason) = late_reason(&m, sh.watermark, None, self.now, t) {
                 let wm = sh.watermark.unwrap_or(self.now);
                 self.out.late.push(late_row(table, &c, row, key, t, wm, reason));
                 continue;
@@ -400,14 +452,15 @@ impl Scorer {
         let w = m.windows.score_window.0;
         let last_closed = sh.next_close.map(|n| n - w);
         let mut batch_max = i64::MIN;
+        let reference = cold_reference(sh.watermark, m.windows.max_future.0, times);
         for row in 0..batch.num_rows() {
             if !times.is_valid(row) {
                 continue;
             }
             let t = times.value(row);
             let u = str_at(Some(usccs), row);
-            if let Some(reason) = late_reason(&m, sh.watermark, self.now, t) {
-                let wm = sh.watermark.unwrap_or(self.now);
+            if let Some(reason) = late_reason(&m, sh.watermark, reference, self.now, t) {
+                let wm = sh.watermark.or(reference).unwrap_or(self.now);
                 self.out.late.push(late_row(Table::MonitoringReading, &c, row, u, t, wm, reason));
                 continue;
             }
@@ -486,6 +539,18 @@ impl Scorer {
         let (Some(wm), Some(min_t)) = (sh.watermark, sh.min_t) else { return };
         let mut next = sh.next_close.unwrap_or((min_t.div_euclid(w) + 1) * w);
         while next <= wm {
+            // While closing, note the earliest moment at which a later close
+            // can do anything (`None`: at the very next window). Windows
+            // before it would close without a change or a row, so they are
+            // skipped: one record from 1970 in a cold start's first batch
+            // must not make the shard walk every window since.
+            let mut busy_from = Some(i64::MAX);
+            let mut busy_at = |t: Option<i64>| {
+                busy_from = match (busy_from, t) {
+                    (Some(b), Some(t)) => Some(b.min(t)),
+                    _ => None,
+                }
+            };
             let enterprises = &mut sh.enterprises;
             sh.points.for_each_mut(|pid, p| {
                 // Every point at every window end: no allocation unless the enterprise is new.
@@ -495,6 +560,9 @@ impl Scorer {
                     Enterprise::default,
                 );
                 p.tick(&m, pid, next, ent);
+                if let Some(t) = p.next_timer(&m) {
+                    busy_at(Some(t));
+                }
             });
             let scores = &mut self.out.scores;
             sh.enterprises.for_each_mut(|uscc, ent| {
@@ -502,6 +570,19 @@ impl Scorer {
                 ent.dirty.retain(|d| *d > next);
                 if dirty || ent.time_varying || ent.last.is_none() {
                     evaluate(&m, uscc, ent, next, dirty, scores);
+                }
+                if ent.time_varying {
+                    busy_at(None);
+                } else {
+                    if let Some(d) = ent.dirty.iter().min() {
+                        busy_at(Some(*d));
+                    }
+                    if ent.last.is_none()
+                        && let Some(v) = ent.versions.first()
+                    {
+                        // Its first row, once it has a version.
+                        busy_at(Some(v.t.max(next + 1)));
+                    }
                 }
             });
             sh.closed += 1;
@@ -512,6 +593,13 @@ impl Scorer {
                 }
             }
             next += w;
+            if let Some(t) = busy_from {
+                // The first window end at or after `t`, or just past the
+                // watermark when nothing is due before it.
+                let due = t.saturating_add(w - 1).div_euclid(w).saturating_mul(w);
+                let past_wm = (wm.div_euclid(w) + 1) * w;
+                next = next.max(due.min(past_wm));
+            }
         }
         sh.next_close = Some(next);
     }
@@ -542,6 +630,12 @@ impl Scorer {
     /// The shard's watermark.
     pub fn watermark(&self, shard: i32) -> Option<i64> {
         self.shards.get(&shard).and_then(|s| s.watermark)
+    }
+
+    /// How many window ends the shard has closed (quiet windows skipped
+    /// are not counted).
+    pub fn windows_closed(&self, shard: i32) -> u64 {
+        self.shards.get(&shard).map_or(0, |s| s.closed)
     }
 
     /// Drains the output rows as batches.

@@ -202,3 +202,160 @@ fn every_rule_hit_of_a_batch_counts_whatever_the_rule_order() {
     assert!(apart > 2.0, "both the order and the violations score: {apart}");
     assert!((together - apart).abs() < 1e-9, "one batch {together}, one record a batch {apart}");
 }
+
+const T0: i64 = 1_772_323_200_000; // 2026-03-01T00:00:00Z
+const CLEAN: &str = "91440300708461136T";
+
+fn enterprise_line(uscc: &str, t: i64) -> String {
+    format!(
+        r#"{{"event_id":"ent-{uscc}","event_time":{t},"uscc":"{uscc}","region_code":"440300001001","name":"x","industry":"commercial","major_hazard_level":0,"major_hazard_units":0,"hazardous_processes":0,"standardization_grade":0,"own_rescue_team":false,"employees":5,"status":"operating"}}"#
+    )
+}
+
+fn point_line(uscc: &str, id: &str, period_s: i64) -> String {
+    format!(
+        r#"{{"event_id":"pt-{id}","event_time":{T0},"uscc":"{uscc}","record_type":"point","point_id":"{id}","kind":"combustible_gas","unit":"%LEL","high":25,"high_high":50,"expected_period_s":{period_s}}}"#
+    )
+}
+
+fn reading_line(uscc: &str, id: &str, t: i64, value: f64) -> String {
+    format!(
+        r#"{{"event_time":{t},"uscc":"{uscc}","record_type":"reading","point_id":"{id}","value":{value}}}"#
+    )
+}
+
+/// (window_end, colour) of every score row of `uscc`, in order.
+fn score_rows(out: &[(Table, arrow::record_batch::RecordBatch)], uscc: &str) -> Vec<(i64, String)> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::TimestampMillisecondType;
+    let mut rows = Vec::new();
+    for (_, b) in out.iter().filter(|(t, _)| *t == Table::RiskScores) {
+        let u = b.column_by_name("uscc").unwrap().as_string::<i32>();
+        let we = b.column_by_name("window_end").unwrap().as_primitive::<TimestampMillisecondType>();
+        let color = b.column_by_name("color").unwrap().as_string::<i32>();
+        for i in 0..b.num_rows() {
+            if u.value(i) == uscc {
+                rows.push((we.value(i), color.value(i).to_owned()));
+            }
+        }
+    }
+    rows
+}
+
+/// A reading every 30 minutes for two days, all in one batch: one row for
+/// every window that had a reading, none lost to skipping quiet windows.
+#[test]
+fn every_window_with_an_event_gets_a_row_when_quiet_windows_are_skipped() {
+    let mut sc = Scorer::new(model()).unwrap();
+    const OTHER: &str = "91110108551385082Q";
+    for (t, b) in
+        batch(Topic::Enterprise, &[enterprise_line(CLEAN, T0), enterprise_line(OTHER, T0)])
+    {
+        sc.process(0, "e", t, &b).unwrap();
+    }
+    let half_hour = 30 * 60_000;
+    let mut lines = vec![point_line(OTHER, "CLOCK", 1800), point_line(CLEAN, "P1", 1800)];
+    lines.extend((0..337).map(|i| reading_line(OTHER, "CLOCK", T0 + i * half_hour, 3.0)));
+    lines.extend(
+        (0..337)
+            .map(|i| reading_line(CLEAN, "P1", T0 + i * half_hour + 1000, 4.0 + (i % 3) as f64)),
+    );
+    for (t, b) in batch(Topic::Monitoring, &lines) {
+        sc.process(0, "m", t, &b).unwrap();
+    }
+    sc.flush(0);
+    let out = sc.take_output(0).unwrap();
+    let rows = score_rows(&out, CLEAN);
+    let ends: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    for i in 0..337 {
+        let we = T0 + i * half_hour + 5 * 60_000;
+        assert!(ends.contains(&we), "no row for the window ending {we}: {ends:?}");
+    }
+}
+
+/// Readings of CLEAN's point every 10 minutes through the first day.
+fn one_day_of_readings() -> Vec<String> {
+    let mut lines = vec![point_line(CLEAN, "P1", 600)];
+    lines.extend((0..144).map(|i| reading_line(CLEAN, "P1", T0 + i * 600_000 + 1000, 4.0)));
+    lines
+}
+
+/// A cold start whose first batch holds one reading from 1970: it is kept
+/// (nothing is late before the first watermark), and closing the windows
+/// does not walk the 56 years between it and the rest of the batch.
+#[test]
+fn a_reading_from_1970_in_the_first_batch_does_not_walk_every_window_since() {
+    let mut sc = Scorer::new(model()).unwrap();
+    for (t, b) in batch(Topic::Enterprise, &[enterprise_line(CLEAN, T0)]) {
+        sc.process(0, "e", t, &b).unwrap();
+    }
+    let mut lines = one_day_of_readings();
+    lines.push(reading_line(CLEAN, "P1", 0, 4.0));
+    for (t, b) in batch(Topic::Monitoring, &lines) {
+        sc.process(0, "m", t, &b).unwrap();
+    }
+    sc.flush(0);
+    // The 144 windows with a reading, the 1970 reading's, and a few more.
+    let closed = sc.windows_closed(0);
+    assert!((145..=150).contains(&closed), "{closed} windows closed");
+    let out = sc.take_output(0).unwrap();
+    assert!(out.iter().all(|(t, _)| *t != Table::LateEvents), "nothing is late");
+    let rows = score_rows(&out, CLEAN);
+    // One row per window with a reading, and the first score as of the
+    // enterprise record (the walk passed its time).
+    assert_eq!(rows.len(), 145, "{rows:?}");
+}
+
+/// A cold start whose first batch holds one reading from year 9999: without
+/// a clock (a replay), it is quarantined against the rest of the batch
+/// instead of becoming the watermark that makes everything after it late.
+#[test]
+fn a_reading_from_9999_in_the_first_batch_is_quarantined_not_the_watermark() {
+    use arrow::array::AsArray;
+    let mut sc = Scorer::new(model()).unwrap();
+    for (t, b) in batch(Topic::Enterprise, &[enterprise_line(CLEAN, T0)]) {
+        sc.process(0, "e", t, &b).unwrap();
+    }
+    let far = 253_402_300_000_000; // 9999-12-31T23:06:40Z
+    let mut lines = one_day_of_readings();
+    lines.push(reading_line(CLEAN, "P1", far, 4.0));
+    for (t, b) in batch(Topic::Monitoring, &lines) {
+        sc.process(0, "m", t, &b).unwrap();
+    }
+    sc.finish_source(0, "e");
+    sc.advance(0, None);
+    let wm = sc.watermark(0).expect("a watermark after the first batch");
+    assert!(wm < T0 + 2 * 86_400_000, "the watermark stays with the data: {wm}");
+    // The next half day's readings are on time.
+    let next: Vec<String> =
+        (0..72).map(|i| reading_line(CLEAN, "P1", T0 + 86_400_000 + i * 600_000, 4.0)).collect();
+    for (t, b) in batch(Topic::Monitoring, &next) {
+        sc.process(0, "m", t, &b).unwrap();
+    }
+    sc.flush(0);
+    let out = sc.take_output(0).unwrap();
+    let late: Vec<_> = out.iter().filter(|(t, _)| *t == Table::LateEvents).collect();
+    let reasons: Vec<&str> = late
+        .iter()
+        .flat_map(|(_, b)| b.column_by_name("reason").unwrap().as_string::<i32>().iter().flatten())
+        .collect();
+    assert_eq!(reasons.len(), 1, "only the reading from 9999 is set aside: {reasons:?}");
+    assert!(reasons[0].contains("ahead of the rest of the first batch"), "{reasons:?}");
+    assert_eq!(score_rows(&out, CLEAN).len(), 144 + 72, "both batches are scored");
+}
+
+/// Registry records are sparse: a revision days after the rest of the first
+/// batch is applied, not quarantined like a reading would be.
+#[test]
+fn a_sparse_first_batch_of_enterprise_records_is_kept_whole() {
+    let mut sc = Scorer::new(model()).unwrap();
+    let lines = [enterprise_line(CLEAN, T0), enterprise_line(CLEAN, T0 + 3 * 86_400_000)];
+    for (t, b) in batch(Topic::Enterprise, &lines) {
+        sc.process(0, "e", t, &b).unwrap();
+    }
+    sc.flush(0);
+    let out = sc.take_output(0).unwrap();
+    assert!(out.iter().all(|(t, _)| *t != Table::LateEvents), "nothing is set aside");
+    let last = score_rows(&out, CLEAN).last().map(|r| r.0);
+    assert_eq!(last, Some(T0 + 3 * 86_400_000 + 300_000), "the revision is scored");
+}
