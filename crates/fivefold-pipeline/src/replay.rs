@@ -234,6 +234,9 @@ pub fn replay(
             }
         }
     }
+    // Whether the lake's last commit closed every window (the end of a
+    // replay). A lake from before this key was kept counts as closed.
+    let mut closed = lake.read_state(CLOSED_KEY)?.is_none_or(|b| b == b"true");
     let mut last_commit = Instant::now();
     let mut line = Vec::with_capacity(64 * 1024);
     // The file furthest behind in event time goes next.
@@ -268,19 +271,22 @@ pub fn replay(
         });
         if lake.pending_rows() >= opts.commit_rows || last_commit.elapsed() >= opts.commit_interval
         {
-            commit(lake, &sources, scorer.as_ref(), &mut summary)?;
+            closed &= summary.records == 0;
+            commit(lake, &sources, scorer.as_ref(), closed, &mut summary)?;
             last_commit = Instant::now();
         }
     }
-    // End of input: close every window. Only when this run read something, so
-    // that replaying a finished input again changes nothing.
+    // End of input: close every window. Only when this run read something or
+    // the run before it stopped short of this (killed after committing its
+    // last records), so that replaying a finished input again changes nothing.
     if let Some(sc) = scorer.as_mut()
-        && summary.records > 0
+        && (summary.records > 0 || !closed)
     {
         sc.flush(REPLAY_SHARD);
         write_output(sc, lake)?;
+        closed = true;
     }
-    commit(lake, &sources, scorer.as_ref(), &mut summary)?;
+    commit(lake, &sources, scorer.as_ref(), closed, &mut summary)?;
     Ok(summary)
 }
 
@@ -288,6 +294,9 @@ pub fn replay(
 const REPLAY_SHARD: i32 = 0;
 /// State key of the replay's file order.
 const ORDER_KEY: &str = "replay/order";
+/// State key: `true` when the commit closed every window, `false` when more
+/// was read since.
+const CLOSED_KEY: &str = "replay/closed";
 
 fn write_output(sc: &mut Scorer, lake: &mut Lake) -> Result<()> {
     for (table, batch) in sc.take_output(now_ms())? {
@@ -408,6 +417,7 @@ fn commit(
     lake: &mut Lake,
     sources: &[FileSource],
     scorer: Option<&Scorer>,
+    closed: bool,
     summary: &mut ReplaySummary,
 ) -> Result<()> {
     for s in sources {
@@ -423,6 +433,7 @@ fn commit(
         let order: BTreeMap<String, i64> =
             sources.iter().map(|s| (source_key(s.topic), s.last_event_ms)).collect();
         lake.put_state(ORDER_KEY, &serde_json::to_vec(&order).unwrap_or_default())?;
+        lake.put_state(CLOSED_KEY, if closed { b"true" } else { b"false" })?;
     }
     if let Some(info) = lake.commit()? {
         summary.commits += 1;
@@ -494,5 +505,88 @@ mod tests {
         assert_eq!(summary.rejected.get(&ErrorClass::TooLarge), Some(&1));
         let pos = lake.state().sources.get(&source_key(Topic::Monitoring)).copied().unwrap();
         assert_eq!((pos.next, pos.byte_offset), (lines + 1, Some(size)));
+    }
+
+    /// Copies a directory tree (a lake, as a kill would leave it on disk).
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_tree(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), &target).unwrap();
+            }
+        }
+    }
+
+    fn score_rows(lake: &Lake) -> u64 {
+        lake.state().files.values().filter(|f| f.table == "risk_scores").map(|f| f.rows).sum()
+    }
+
+    /// A replay killed after committing its last records, before closing
+    /// its last windows: the resumed replay reads nothing new and still
+    /// closes them, as the uninterrupted replay did.
+    #[test]
+    fn a_replay_stopped_before_its_last_windows_closed_closes_them_on_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir(&input).unwrap();
+        let uscc = "91320582E54PCPJJGD";
+        let t0 = 1_772_323_200_000i64; // 2026-03-01T00:00:00Z
+        std::fs::write(
+            input.join("enterprise.jsonl"),
+            format!(
+                "{{\"event_id\":\"e1\",\"event_time\":{t0},\"uscc\":\"{uscc}\",\"region_code\":\"320582001000\",\
+                 \"name\":\"x\",\"industry\":\"commercial\",\"major_hazard_level\":0,\"major_hazard_units\":0,\
+                 \"hazardous_processes\":0,\"standardization_grade\":0,\"own_rescue_team\":false,\
+                 \"employees\":5,\"status\":\"operating\"}}\n"
+            ),
+        )
+        .unwrap();
+        // Two chunks exactly: the last read finds the end with nothing in it,
+        // after the chunk before it was committed.
+        let batch_rows = 1000;
+        let mut readings = String::new();
+        for i in 0..2 * batch_rows as i64 {
+            readings.push_str(&format!(
+                "{{\"event_time\":{},\"uscc\":\"{uscc}\",\"record_type\":\"reading\",\"point_id\":\"P1\",\"value\":4}}\n",
+                t0 + i * 60_000
+            ));
+        }
+        std::fs::write(input.join("monitoring.jsonl"), readings).unwrap();
+        let opts = ReplayOptions {
+            model: Some(
+                RiskModel::from_toml(fivefold_score::config::DEFAULT_MODEL_TOML, "test").unwrap(),
+            ),
+            batch_rows,
+            commit_rows: 1,
+            commit_interval: Duration::from_secs(3600),
+        };
+        let open = |p: &Path| {
+            Lake::open(p, WriterOptions { durable: false, ..Default::default() }).unwrap()
+        };
+        let (whole, stopped) = (dir.path().join("whole"), dir.path().join("stopped"));
+        let mut lake = open(&whole);
+        let total = 2 * batch_rows as u64 + 1;
+        replay(&input, &mut lake, &opts, &mut |p| {
+            if p.records == total && p.bytes == p.total_bytes {
+                // The disk as a kill here would leave it; the last such moment wins.
+                let _ = std::fs::remove_dir_all(&stopped);
+                copy_tree(&whole, &stopped);
+            }
+        })
+        .unwrap();
+        let expected = score_rows(&lake);
+
+        let mut lake = open(&stopped);
+        assert!(score_rows(&lake) < expected, "the copy stopped short of the last windows");
+        let summary = replay(&input, &mut lake, &opts, &mut |_| {}).unwrap();
+        assert_eq!(summary.records, 0, "nothing is read again");
+        assert_eq!(score_rows(&lake), expected);
+        // And a finished replay run again adds nothing.
+        replay(&input, &mut lake, &opts, &mut |_| {}).unwrap();
+        assert_eq!(score_rows(&lake), expected);
     }
 }
