@@ -441,6 +441,26 @@ pub fn create_exclusive(path: &Path, bytes: &[u8], tmp_name: &str, durable: bool
     Ok(linked)
 }
 
+/// Creates `dir` and its missing parents. With `durable`, the parent of
+/// every folder created is fsynced too: a file fsynced into a new folder
+/// survives a power loss only if the folder's own name does.
+pub fn create_dirs(dir: &Path, durable: bool) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    fs::create_dir_all(dir).ctx("create directory", dir)?;
+    if durable {
+        // Innermost first: each new name is made durable in its parent.
+        for d in missing {
+            if let Some(parent) = d.parent() {
+                sync_dir(parent)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// fsyncs a directory so that names created in it survive a power loss.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     fs::File::open(dir).and_then(|d| d.sync_all()).ctx("fsync directory", dir)

@@ -141,7 +141,7 @@ impl Lake {
             dirs.extend([layout.log_dir(), layout.meta().join("state")]);
         }
         for d in dirs {
-            fs::create_dir_all(&d).ctx("create directory", &d)?;
+            log::create_dirs(&d, opts.durable)?;
         }
         // Each writer stages into its own folder and holds a lock on its own
         // lock file for as long as it lives, so that others can tell its
@@ -159,7 +159,7 @@ impl Lake {
         })?;
         fs::rename(&unnamed, &lock_path).ctx("rename", &lock_path)?;
         let my_staging = layout.staging().join(&writer_id);
-        fs::create_dir_all(&my_staging).ctx("create directory", &my_staging)?;
+        log::create_dirs(&my_staging, opts.durable)?;
         let state = log::replay(&layout)?;
         let props = writer_properties(&opts);
         let mut lake = Lake {
@@ -256,11 +256,19 @@ impl Lake {
             }
             return Ok(());
         }
+        let mut linked: Vec<PathBuf> = Vec::new();
         for (path, staged) in committed {
             let fin = self.layout.root.join(path);
             match self.layout.locate(path, staged) {
                 Some(at) if at == fin => {}
-                Some(st) => link_into_place(&st, &fin)?,
+                Some(st) => {
+                    link_into_place(&st, &fin, self.opts.durable)?;
+                    if let Some(d) = fin.parent()
+                        && !linked.iter().any(|x| x == d)
+                    {
+                        linked.push(d.to_path_buf());
+                    }
+                }
                 None => {
                     return Err(Error::MissingFile {
                         version: self.state.version,
@@ -269,39 +277,54 @@ impl Lake {
                 }
             }
         }
+        // The links are durable before the staged copies can be deleted.
+        if self.opts.durable {
+            for d in &linked {
+                log::sync_dir(d)?;
+            }
+        }
         Ok(())
     }
 
     fn recover(&mut self) -> Result<()> {
-        self.link_committed()?;
-        self.sweep_state()?;
-        // What dead writers left in staging is linked already or uncommitted.
+        // Which writers are dead is decided first, then the log is read again
+        // and its files linked, and only then are the dead writers' leftovers
+        // deleted: a writer that commits and dies after `open` read the log
+        // is dead by now, and its commit is in the log read here, so its
+        // files are in place before its staging folder goes.
         let staging = self.layout.staging();
+        let mut dead = Vec::new();
         for item in fs::read_dir(&staging).ctx("read directory", &staging)? {
             let p = item.ctx("read directory", &staging)?.path();
             let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
             let id = name.strip_suffix(".lock").unwrap_or(name);
-            if id == self.writer_id || writer_alive(&staging, id) {
-                continue;
+            if id != self.writer_id && !writer_alive(&staging, id) {
+                dead.push(p);
             }
-            if p.is_dir() {
-                fs::remove_dir_all(&p).ctx("remove", &p)?;
-            } else {
-                fs::remove_file(&p).ctx("remove", &p)?;
-            }
-        }
-        if self.layout.remote.is_some() {
-            return Ok(()); // object stores create log entries whole
         }
         let logdir = self.layout.log_dir();
-        for item in fs::read_dir(&logdir).ctx("read directory", &logdir)? {
-            let p = item.ctx("read directory", &logdir)?.path();
-            let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
-            if let Some(rest) = name.strip_prefix(".tmp-") {
-                let id = rest.split('-').next().unwrap_or_default();
-                if id != self.writer_id && !writer_alive(&staging, id) {
-                    fs::remove_file(&p).ctx("remove", &p)?;
+        if self.layout.remote.is_none() {
+            // Object stores create log entries whole: no temporary files.
+            for item in fs::read_dir(&logdir).ctx("read directory", &logdir)? {
+                let p = item.ctx("read directory", &logdir)?.path();
+                let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
+                if let Some(rest) = name.strip_prefix(".tmp-") {
+                    let id = rest.split('-').next().unwrap_or_default();
+                    if id != self.writer_id && !writer_alive(&staging, id) {
+                        dead.push(p);
+                    }
                 }
+            }
+        }
+        self.refresh()?;
+        self.link_committed()?;
+        self.sweep_state()?;
+        // What dead writers left is linked already or uncommitted.
+        for p in dead {
+            let gone = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+            match gone {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {} // another writer's recovery
+                other => other.ctx("remove", &p)?,
             }
         }
         Ok(())
@@ -618,7 +641,7 @@ impl Lake {
                 let _ = fs::remove_file(self.layout.root.join(staged));
             } else {
                 let fin = self.layout.root.join(rel);
-                link_into_place(&self.layout.root.join(staged), &fin)?;
+                link_into_place(&self.layout.root.join(staged), &fin, self.opts.durable)?;
                 if let Some(d) = fin.parent()
                     && !dirs.iter().any(|x| x == d)
                 {
@@ -769,9 +792,11 @@ impl Drop for Lake {
 }
 
 /// Hard-links a staged file to its final place (idempotent).
-fn link_into_place(staged: &Path, fin: &Path) -> Result<()> {
+/// With `durable`, the folders it creates are durable; the link itself is
+/// made durable by the caller's fsync of `fin`'s folder.
+fn link_into_place(staged: &Path, fin: &Path, durable: bool) -> Result<()> {
     if let Some(d) = fin.parent() {
-        fs::create_dir_all(d).ctx("create directory", d)?;
+        log::create_dirs(d, durable)?;
     }
     match fs::hard_link(staged, fin) {
         Ok(()) => Ok(()),
@@ -831,7 +856,50 @@ fn writer_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    use fivefold_model::{Decoder, SourceRef, Topic};
+
     use super::*;
+
+    /// A writer that commits and dies while another is opening the lake:
+    /// the opener, whose first read of the log came before that commit,
+    /// links the commit's files into place before it clears the dead
+    /// writer's staging folder.
+    #[test]
+    fn a_commit_made_while_the_lake_opens_is_linked_before_its_writer_is_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = WriterOptions { durable: false, ..Default::default() };
+        // Opened, so it has read the log; its recovery is run again below,
+        // as if the other writer's commit and death fell between the two.
+        let mut opener = Lake::open(dir.path(), opts.clone()).unwrap();
+        let mut other = Lake::open(dir.path(), opts.clone()).unwrap();
+        let mut dec = Decoder::new(Topic::Hazard);
+        let raw = r#"{"event_id":"h1","event_time":"2026-03-01T00:00:00Z","uscc":"91440300708461136T","hazard_id":"H1","level":"general","found_by":"self","found_at":"2026-03-01T00:00:00Z","state":"open"}"#;
+        dec.push(raw.as_bytes(), &SourceRef { topic: "hazard", ..Default::default() }, 0);
+        for (table, batch) in dec.finish().unwrap() {
+            other.write(table, &batch).unwrap();
+        }
+        other.commit().unwrap();
+        // The disk as `other` leaves it dying right after its log entry:
+        // the files still staged, not yet linked into place.
+        let files: Vec<_> = other
+            .state()
+            .files
+            .values()
+            .map(|f| (dir.path().join(&f.path), dir.path().join(&f.staged)))
+            .collect();
+        assert_eq!(files.len(), 1);
+        drop(other);
+        for (fin, staged) in &files {
+            fs::create_dir_all(staged.parent().unwrap()).unwrap();
+            fs::rename(fin, staged).unwrap();
+        }
+        let moved: Vec<_> = files.into_iter().map(|(fin, _)| fin).collect();
+        assert!(!moved[0].exists());
+        opener.recover().unwrap();
+        assert!(moved[0].exists(), "the commit's file is in place");
+        let lake = Lake::open(dir.path(), opts).expect("every committed file is there");
+        assert_eq!(lake.state().files.values().map(|f| f.rows).sum::<u64>(), 1);
+    }
 
     #[test]
     fn statistics_are_kept_only_where_they_prune() {
