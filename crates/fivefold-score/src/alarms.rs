@@ -217,7 +217,11 @@ impl PointState {
                 if ep.high { v < ep.first_set_point - band } else { v > ep.first_set_point + band };
             if cleared {
                 let ep = self.active.take();
-                if let Some(ep) = ep {
+                if let Some(mut ep) = ep {
+                    // What it earned standing since the last window end:
+                    // an episode may begin and end between two of them
+                    // (within one batch, even).
+                    award_standing(m, point_id, &mut ep, t, factor, ent);
                     self.end_episode(m, point_id, &reg, &ep, t, out);
                 }
             }
@@ -296,27 +300,7 @@ impl PointState {
         let factor = self.factor(m);
         let mon = &m.monitoring;
         if let Some(ep) = &mut self.active {
-            let active = now - ep.start;
-            if active > mon.standing_after.0 {
-                let due =
-                    (1 + (active - mon.standing_after.0) / mon.standing_every.0.max(1)) as u32;
-                let due = due.min(mon.standing_max as u32);
-                for k in ep.standing..due {
-                    let at = ep.start + mon.standing_after.0 + i64::from(k) * mon.standing_every.0;
-                    let key = format!("{point_id}:STANDING:{}:{k}", ep.start);
-                    ent.contributions.push(mon_contribution(
-                        "MON-STANDING",
-                        &key,
-                        at,
-                        mon.standing_points * factor,
-                        mon.decay.0,
-                    ));
-                }
-                if due > ep.standing {
-                    ent.time_varying = true;
-                }
-                ep.standing = ep.standing.max(due);
-            }
+            award_standing(m, point_id, ep, now, factor, ent);
         }
         if let (Some(last), None) = (self.last_t, self.offline_since) {
             let threshold = (mon.offline_periods * reg.period_ms).max(mon.offline_min.0);
@@ -389,6 +373,41 @@ fn kind_name(high: bool, level: u8) -> &'static str {
         (false, true) => "LL",
         (false, false) => "L",
     }
+}
+
+/// MON-STANDING: the increments an episode has earned by `now` (active more
+/// than `standing_after`, then one per `standing_every`, at most
+/// `standing_max`) that it was not yet given.
+fn award_standing(
+    m: &RiskModel,
+    point_id: &str,
+    ep: &mut Episode,
+    now: i64,
+    factor: f64,
+    ent: &mut Enterprise,
+) {
+    let mon = &m.monitoring;
+    let active = now - ep.start;
+    if active <= mon.standing_after.0 {
+        return;
+    }
+    let due = (1 + (active - mon.standing_after.0) / mon.standing_every.0.max(1)) as u32;
+    let due = due.min(mon.standing_max as u32);
+    for k in ep.standing..due {
+        let at = ep.start + mon.standing_after.0 + i64::from(k) * mon.standing_every.0;
+        let key = format!("{point_id}:STANDING:{}:{k}", ep.start);
+        ent.contributions.push(mon_contribution(
+            "MON-STANDING",
+            &key,
+            at,
+            mon.standing_points * factor,
+            mon.decay.0,
+        ));
+    }
+    if due > ep.standing {
+        ent.time_varying = true;
+    }
+    ep.standing = ep.standing.max(due);
 }
 
 fn row(

@@ -359,3 +359,34 @@ fn a_sparse_first_batch_of_enterprise_records_is_kept_whole() {
     let last = score_rows(&out, CLEAN).last().map(|r| r.0);
     assert_eq!(last, Some(T0 + 3 * 86_400_000 + 300_000), "the revision is scored");
 }
+
+/// An alarm 11.5 minutes long, begun and ended within one batch: it stood
+/// more than 10 minutes, so it earns MON-STANDING although no window closed
+/// while it was active.
+#[test]
+fn an_alarm_that_stood_and_ended_between_window_ends_earns_mon_standing() {
+    use arrow::array::AsArray;
+    let mut sc = Scorer::new(model()).unwrap();
+    for (t, b) in batch(Topic::Enterprise, &[enterprise_line(CLEAN, T0)]) {
+        sc.process(0, "e", t, &b).unwrap();
+    }
+    let mut lines = vec![point_line(CLEAN, "P1", 30)];
+    // High (30 %LEL against a set point of 25) from T0 for 11 minutes, then clear.
+    lines.extend((0..=22).map(|i| reading_line(CLEAN, "P1", T0 + i * 30_000, 30.0)));
+    lines.push(reading_line(CLEAN, "P1", T0 + 23 * 30_000, 4.0));
+    lines.extend((24..40).map(|i| reading_line(CLEAN, "P1", T0 + i * 30_000, 4.0)));
+    for (t, b) in batch(Topic::Monitoring, &lines) {
+        sc.process(0, "m", t, &b).unwrap();
+    }
+    sc.flush(0);
+    let out = sc.take_output(0).unwrap();
+    let kinds: Vec<String> = out
+        .iter()
+        .filter(|(t, _)| *t == Table::Alarms)
+        .flat_map(|(_, b)| {
+            let k = b.column_by_name("kind").unwrap().as_string::<i32>();
+            k.iter().flatten().map(str::to_owned).collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(kinds, ["H", "STANDING"]);
+}
