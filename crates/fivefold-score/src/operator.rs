@@ -350,13 +350,16 @@ impl Scorer {
         let w = m.windows.score_window.0;
         let last_closed = sh.next_close.map(|n| n - w);
         let mut hit_at = 0;
-        let replacing: Vec<&str> = self
+        // The keys of this table's rules, each once.
+        let mut replacing: Vec<&str> = self
             .rules
             .rules()
             .iter()
-            .filter(|r| r.table == table && r.key != "event_id")
+            .filter(|r| r.table == table)
             .map(|r| r.key.as_str())
             .collect();
+        replacing.sort_unstable();
+        replacing.dedup();
         for row in 0..batch.num_rows() {
             let row_hits_start = hit_at;
             while hit_at < hits.len() && hits[hit_at].row == row {
@@ -398,16 +401,29 @@ impl Scorer {
                     let Some(u) = c.str("uscc", row) else { continue };
                     let ent = sh.enterprises.get_or_insert_with(u, Enterprise::default);
                     apply_record(table, &c, row, t, ent);
-                    // Rule hits: a record with a replacing key supersedes what
-                    // earlier records with that key contributed.
+                    // Rule hits: a record supersedes what earlier records with
+                    // the same key contributed (a later revision of an
+                    // incident; the same event_id sent twice), and is itself
+                    // superseded by a later one that came first.
+                    let mut stale: Vec<&str> = Vec::new();
                     for k in &replacing {
-                        if let Some(v) = c.str(k, row) {
-                            ent.contributions
-                                .retain(|x| !(x.table == table.name() && x.key == v && x.t <= t));
+                        let Some(v) = c.str(k, row) else { continue };
+                        let name = table.name();
+                        if ent
+                            .contributions
+                            .iter()
+                            .any(|x| x.table == name && x.key == v && x.t > t)
+                        {
+                            stale.push(k);
+                            continue;
                         }
+                        ent.contributions.retain(|x| !(x.table == name && x.key == v && x.t <= t));
                     }
                     for h in &hits[row_hits_start..hit_at] {
                         let r = &self.rules.rules()[h.rule];
+                        if stale.contains(&r.key.as_str()) {
+                            continue;
+                        }
                         let keyv = c.str(&r.key, row).unwrap_or_default().to_owned();
                         ent.contributions.push(Contribution {
                             rule: r.id.clone(),

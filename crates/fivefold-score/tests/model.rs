@@ -390,3 +390,54 @@ fn an_alarm_that_stood_and_ended_between_window_ends_earns_mon_standing() {
         .collect();
     assert_eq!(kinds, ["H", "STANDING"]);
 }
+
+/// Rescue points of the last score row after `batches` of rescue records.
+fn rescue_points(batches: &[&[String]]) -> f64 {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Float64Type;
+    let mut sc = Scorer::new(model()).unwrap();
+    for (t, b) in batch(Topic::Enterprise, &[enterprise_line(CLEAN, T0)]) {
+        sc.process(0, "e", t, &b).unwrap();
+    }
+    for lines in batches {
+        for (t, b) in batch(Topic::Rescue, lines) {
+            sc.process(0, "r", t, &b).unwrap();
+        }
+    }
+    sc.flush(0);
+    let out = sc.take_output(0).unwrap();
+    let scores = &out.iter().find(|(t, _)| *t == Table::RiskScores).unwrap().1;
+    let pts = scores.column_by_name("rescue_points").unwrap().as_primitive::<Float64Type>();
+    pts.value(pts.len() - 1)
+}
+
+fn incident(revision: i64, minutes: i64, serious: i64) -> String {
+    let t = T0 + minutes * 60_000;
+    format!(
+        r#"{{"event_id":"rs-{revision}","event_time":{t},"region_code":"440300001001","uscc":"{CLEAN}","incident_id":"I1","accident_type":"04","occurred_at":{T0},"reported_at":{T0},"deaths":0,"serious_injuries":{serious},"minor_injuries":1,"direct_loss_cny":1000,"public_impact":false,"status":"reported","revision":{revision}}}"#
+    )
+}
+
+/// An incident counts by its latest revision, in whichever order the
+/// revisions arrive: the older one arriving late adds nothing.
+#[test]
+fn a_late_older_revision_of_an_incident_adds_no_points() {
+    let (first, second) = (incident(0, 10, 0), incident(1, 20, 1));
+    let in_order = rescue_points(&[std::slice::from_ref(&first), std::slice::from_ref(&second)]);
+    let late = rescue_points(&[std::slice::from_ref(&second), std::slice::from_ref(&first)]);
+    // ACC-INJURY (5) only: the minor-accident points of revision 0 are gone.
+    assert!((in_order - 5.0).abs() < 0.01, "{in_order}");
+    assert!((late - in_order).abs() < 1e-9, "older revision late: {late}, in order: {in_order}");
+}
+
+/// The same penalty delivered twice (at-least-once upstream) scores once.
+#[test]
+fn a_record_sent_twice_scores_once() {
+    let pen = format!(
+        r#"{{"event_id":"p1","event_time":"2026-03-01T00:10:00Z","uscc":"{CLEAN}","case_id":"C1","record_type":"penalty","fine_cny":100000}}"#
+    );
+    let once = enforcement_points(&[std::slice::from_ref(&pen)]);
+    let twice = enforcement_points(&[std::slice::from_ref(&pen), std::slice::from_ref(&pen)]);
+    assert!((once - 5.0).abs() < 0.001, "{once}");
+    assert!((twice - once).abs() < 1e-9, "twice {twice}, once {once}");
+}
