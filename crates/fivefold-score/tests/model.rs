@@ -161,28 +161,29 @@ fn penalty_rule_points_are_evaluated_on_batches() {
     assert!((last - 5.0).abs() < 0.001, "{last}");
 }
 
-/// Enforcement points of the last score row after `batches` of enforcement records.
-fn enforcement_points(batches: &[&[String]]) -> f64 {
+/// `column` of the last score row after `batches` of `topic` records.
+fn last_points(topic: Topic, column: &str, batches: &[&[String]]) -> f64 {
     use arrow::array::AsArray;
     use arrow::datatypes::Float64Type;
     let mut sc = Scorer::new(model()).unwrap();
-    let uscc = "91440300708461136T";
-    let ent = format!(
-        r#"{{"event_id":"e1","event_time":"2026-03-01T00:00:00Z","uscc":"{uscc}","region_code":"440300001000","name":"x","industry":"commercial","major_hazard_level":0,"major_hazard_units":0,"hazardous_processes":0,"standardization_grade":0,"own_rescue_team":false,"employees":5,"status":"operating"}}"#
-    );
-    for (t, b) in batch(Topic::Enterprise, &[ent]) {
+    for (t, b) in batch(Topic::Enterprise, &[enterprise_line(CLEAN, T0)]) {
         sc.process(0, "e", t, &b).unwrap();
     }
     for lines in batches {
-        for (t, b) in batch(Topic::Enforcement, lines) {
-            sc.process(0, "f", t, &b).unwrap();
+        for (t, b) in batch(topic, lines) {
+            sc.process(0, topic.name(), t, &b).unwrap();
         }
     }
     sc.flush(0);
     let out = sc.take_output(0).unwrap();
     let scores = &out.iter().find(|(t, _)| *t == Table::RiskScores).unwrap().1;
-    let enf = scores.column_by_name("enforcement_points").unwrap().as_primitive::<Float64Type>();
-    enf.value(enf.len() - 1)
+    let points = scores.column_by_name(column).unwrap().as_primitive::<Float64Type>();
+    points.value(points.len() - 1)
+}
+
+/// Enforcement points of the last score row after `batches` of enforcement records.
+fn enforcement_points(batches: &[&[String]]) -> f64 {
+    last_points(Topic::Enforcement, "enforcement_points", batches)
 }
 
 /// Two rules that hit different rows of one batch, the later rule on the
@@ -393,22 +394,7 @@ fn an_alarm_that_stood_and_ended_between_window_ends_earns_mon_standing() {
 
 /// Rescue points of the last score row after `batches` of rescue records.
 fn rescue_points(batches: &[&[String]]) -> f64 {
-    use arrow::array::AsArray;
-    use arrow::datatypes::Float64Type;
-    let mut sc = Scorer::new(model()).unwrap();
-    for (t, b) in batch(Topic::Enterprise, &[enterprise_line(CLEAN, T0)]) {
-        sc.process(0, "e", t, &b).unwrap();
-    }
-    for lines in batches {
-        for (t, b) in batch(Topic::Rescue, lines) {
-            sc.process(0, "r", t, &b).unwrap();
-        }
-    }
-    sc.flush(0);
-    let out = sc.take_output(0).unwrap();
-    let scores = &out.iter().find(|(t, _)| *t == Table::RiskScores).unwrap().1;
-    let pts = scores.column_by_name("rescue_points").unwrap().as_primitive::<Float64Type>();
-    pts.value(pts.len() - 1)
+    last_points(Topic::Rescue, "rescue_points", batches)
 }
 
 fn incident(revision: i64, minutes: i64, serious: i64) -> String {
