@@ -448,6 +448,14 @@ pub fn create_dirs(dir: &Path, durable: bool) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
+    // Absolute, so that every created folder has a parent to fsync (the
+    // parent of a relative `lake` is the empty path).
+    let dir = if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir().ctx("read the current directory", ".")?.join(dir)
+    };
+    let dir = dir.as_path();
     let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
     fs::create_dir_all(dir).ctx("create directory", dir)?;
     if durable {
@@ -470,4 +478,23 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 pub fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
     // Serialising these plain structs cannot fail.
     serde_json::to_vec_pretty(v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lake given as a relative path (`--lake lake`): the folders are
+    /// created and their names fsynced, the outermost one in the current
+    /// directory.
+    #[test]
+    fn durable_folders_are_created_under_a_relative_path() {
+        let top = PathBuf::from(format!(".create-dirs-test-{}", std::process::id()));
+        let dir = top.join("a/b");
+        let made = create_dirs(&dir, true);
+        let exists = dir.is_dir();
+        let _ = fs::remove_dir_all(&top);
+        made.unwrap();
+        assert!(exists);
+    }
 }
