@@ -12,10 +12,13 @@ use crate::runs::{terminate, wait_until};
 #[test]
 fn demo_serves_scores_from_its_embedded_broker_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
+    // As the README runs it: the default lake, a folder relative to the
+    // current directory.
+    let lake = dir.path().join("fivefold-demo-lake");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut demo = bin()
-        .args(["demo", "--lake", lake.to_str().expect("utf-8 path")])
+        .current_dir(dir.path())
+        .arg("demo")
         .args(["--listen", &format!("127.0.0.1:{port}"), "--enterprises", "50", "--rate", "20000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
