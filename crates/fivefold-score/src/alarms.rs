@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::RiskModel;
+use crate::config::{Monitoring, RiskModel};
 use crate::enterprise::{Contribution, Enterprise, Span, SpanKind};
 use crate::keyed::Hint;
 use crate::rules::Family;
@@ -281,7 +281,7 @@ impl PointState {
         let end_opt = (end != i64::MAX).then_some(end);
         out.push(row(&self.uscc, point_id, kind, ep.start, end_opt, Some(ep.peak), set_point));
         if ep.standing > 0 {
-            let start = ep.start + m.monitoring.standing_after.0;
+            let start = standing_at(&m.monitoring, ep, 0);
             out.push(row(
                 &self.uscc,
                 point_id,
@@ -303,7 +303,7 @@ impl PointState {
             award_standing(m, point_id, ep, now, factor, ent);
         }
         if let (Some(last), None) = (self.last_t, self.offline_since) {
-            let threshold = (mon.offline_periods * reg.period_ms).max(mon.offline_min.0);
+            let threshold = offline_threshold(mon, &reg);
             if now - last > threshold {
                 let start = last + threshold;
                 self.offline_since = Some(start);
@@ -326,16 +326,13 @@ impl PointState {
     pub fn next_timer(&self, m: &RiskModel) -> Option<i64> {
         let reg = self.registry.as_ref()?;
         let mon = &m.monitoring;
-        let standing =
-            self.active.as_ref().filter(|ep| f64::from(ep.standing) < mon.standing_max).map(|ep| {
-                ep.start
-                    .saturating_add(mon.standing_after.0)
-                    .saturating_add(i64::from(ep.standing).saturating_mul(mon.standing_every.0))
-            });
+        let standing = self
+            .active
+            .as_ref()
+            .filter(|ep| f64::from(ep.standing) < mon.standing_max)
+            .map(|ep| standing_at(mon, ep, ep.standing));
         let offline = match (self.last_t, self.offline_since) {
-            (Some(last), None) => Some(
-                last.saturating_add((mon.offline_periods * reg.period_ms).max(mon.offline_min.0)),
-            ),
+            (Some(last), None) => Some(last.saturating_add(offline_threshold(mon, reg))),
             _ => None,
         };
         match (standing, offline) {
@@ -375,6 +372,19 @@ fn kind_name(high: bool, level: u8) -> &'static str {
     }
 }
 
+/// How long a point may send nothing before it counts as offline (the one
+/// rule for `tick` and for `next_timer`, which must agree on it).
+fn offline_threshold(mon: &Monitoring, reg: &Registry) -> i64 {
+    (mon.offline_periods * reg.period_ms).max(mon.offline_min.0)
+}
+
+/// When an episode's `k`-th standing increment (from 0) falls due.
+fn standing_at(mon: &Monitoring, ep: &Episode, k: u32) -> i64 {
+    ep.start
+        .saturating_add(mon.standing_after.0)
+        .saturating_add(i64::from(k).saturating_mul(mon.standing_every.0))
+}
+
 /// MON-STANDING: the increments an episode has earned by `now` (active more
 /// than `standing_after`, then one per `standing_every`, at most
 /// `standing_max`) that it was not yet given.
@@ -394,7 +404,7 @@ fn award_standing(
     let due = (1 + (active - mon.standing_after.0) / mon.standing_every.0.max(1)) as u32;
     let due = due.min(mon.standing_max as u32);
     for k in ep.standing..due {
-        let at = ep.start + mon.standing_after.0 + i64::from(k) * mon.standing_every.0;
+        let at = standing_at(mon, ep, k);
         let key = format!("{point_id}:STANDING:{}:{k}", ep.start);
         ent.contributions.push(mon_contribution(
             "MON-STANDING",
