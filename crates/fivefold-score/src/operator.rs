@@ -128,18 +128,7 @@ fn str_at(a: Option<&arrow::array::StringArray>, row: usize) -> Option<&str> {
 /// the wall clock at `now`: too far ahead of either (quarantined: a sensor
 /// with a wrong clock must not drag the watermark forward, least of all
 /// before the first watermark exists) or too late; `None` when it is applied.
-///
-/// Before the shard's first watermark, `reference` (see [`cold_reference`])
-/// stands in for it on the future side: a replay has no clock, and one record
-/// from year 9999 in the first batch would otherwise set the watermark there
-/// and make everything after it late.
-fn late_reason(
-    m: &RiskModel,
-    wm: Option<i64>,
-    reference: Option<i64>,
-    now: i64,
-    t: i64,
-) -> Option<String> {
+fn late_reason(m: &RiskModel, wm: Option<i64>, now: i64, t: i64) -> Option<String> {
     if t > now.saturating_add(m.windows.max_future.0) {
         return Some(format!(
             "event_time is {} ahead of the clock, more than windows.max_future ({}): quarantined",
@@ -147,17 +136,7 @@ fn late_reason(
             fmt_duration(m.windows.max_future.0)
         ));
     }
-    let Some(wm) = wm else {
-        let r = reference?;
-        return (t > r.saturating_add(m.windows.max_future.0)).then(|| {
-            format!(
-                "event_time is {} ahead of the rest of the first batch, more than \
-                 windows.max_future ({}): quarantined",
-                fmt_duration(t - r),
-                fmt_duration(m.windows.max_future.0)
-            )
-        });
-    };
+    let wm = wm?;
     if t > wm + m.windows.max_future.0 {
         Some(format!(
             "event_time is {} ahead of the watermark, more than windows.max_future ({}): quarantined",
@@ -204,6 +183,22 @@ fn cold_reference(
         top = t;
     }
     Some(top)
+}
+
+/// Why a reading at `t` that arrives before its shard has a watermark is
+/// quarantined: more than `windows.max_future` beyond `reference`, the rest
+/// of its batch (see [`cold_reference`]). A replay has no clock, and one
+/// reading from year 9999 would otherwise set the watermark there and make
+/// everything after it late.
+fn cold_reason(m: &RiskModel, reference: i64, t: i64) -> Option<String> {
+    (t > reference.saturating_add(m.windows.max_future.0)).then(|| {
+        format!(
+            "event_time is {} ahead of the rest of the first batch, more than \
+             windows.max_future ({}): quarantined",
+            fmt_duration(t - reference),
+            fmt_duration(m.windows.max_future.0)
+        )
+    })
 }
 
 /// The `late_events` row of one record.
@@ -367,7 +362,7 @@ impl Scorer {
             }
             let Some(t) = c.ts("event_time", row) else { continue };
             let key = c.str("uscc", row).or_else(|| c.str("region_code", row));
-            if let Some(reason) = late_reason(&m, sh.watermark, None, self.now, t) {
+            if let Some(reason) = late_reason(&m, sh.watermark, self.now, t) {
                 let wm = sh.watermark.unwrap_or(self.now);
                 self.out.late.push(late_row(table, &c, row, key, t, wm, reason));
                 continue;
@@ -475,7 +470,9 @@ impl Scorer {
             }
             let t = times.value(row);
             let u = str_at(Some(usccs), row);
-            if let Some(reason) = late_reason(&m, sh.watermark, reference, self.now, t) {
+            let reason = late_reason(&m, sh.watermark, self.now, t)
+                .or_else(|| reference.and_then(|r| cold_reason(&m, r, t)));
+            if let Some(reason) = reason {
                 let wm = sh.watermark.or(reference).unwrap_or(self.now);
                 self.out.late.push(late_row(Table::MonitoringReading, &c, row, u, t, wm, reason));
                 continue;
