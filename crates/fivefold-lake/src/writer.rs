@@ -262,12 +262,7 @@ impl Lake {
             match self.layout.locate(path, staged) {
                 Some(at) if at == fin => {}
                 Some(st) => {
-                    link_into_place(&st, &fin, self.opts.durable)?;
-                    if let Some(d) = fin.parent()
-                        && !linked.iter().any(|x| x == d)
-                    {
-                        linked.push(d.to_path_buf());
-                    }
+                    link_into_place(&st, &fin, self.opts.durable, &mut linked)?;
                 }
                 None => {
                     return Err(Error::MissingFile {
@@ -278,12 +273,7 @@ impl Lake {
             }
         }
         // The links are durable before the staged copies can be deleted.
-        if self.opts.durable {
-            for d in &linked {
-                log::sync_dir(d)?;
-            }
-        }
-        Ok(())
+        sync_dirs(&linked, self.opts.durable)
     }
 
     fn recover(&mut self) -> Result<()> {
@@ -641,20 +631,16 @@ impl Lake {
                 let _ = fs::remove_file(self.layout.root.join(staged));
             } else {
                 let fin = self.layout.root.join(rel);
-                link_into_place(&self.layout.root.join(staged), &fin, self.opts.durable)?;
-                if let Some(d) = fin.parent()
-                    && !dirs.iter().any(|x| x == d)
-                {
-                    dirs.push(d.to_path_buf());
-                }
+                link_into_place(
+                    &self.layout.root.join(staged),
+                    &fin,
+                    self.opts.durable,
+                    &mut dirs,
+                )?;
             }
             self.linked_staged.push(staged.clone());
         }
-        if self.opts.durable {
-            for d in &dirs {
-                log::sync_dir(d)?;
-            }
-        }
+        sync_dirs(&dirs, self.opts.durable)?;
         // A replaced state blob outlives its last version by a few commits, so
         // that `fivefold lake repair` can roll a damaged log tail back to a
         // version whose state is still on disk.
@@ -791,18 +777,37 @@ impl Drop for Lake {
     }
 }
 
-/// Hard-links a staged file to its final place (idempotent).
-/// With `durable`, the folders it creates are durable; the link itself is
-/// made durable by the caller's fsync of `fin`'s folder.
-fn link_into_place(staged: &Path, fin: &Path, durable: bool) -> Result<()> {
+/// Hard-links a staged file to its final place (idempotent), and notes its
+/// folder in `dirs`. With `durable`, the folders it creates are durable; the
+/// link itself is made durable by [`sync_dirs`] over `dirs` after the links.
+fn link_into_place(
+    staged: &Path,
+    fin: &Path,
+    durable: bool,
+    dirs: &mut Vec<PathBuf>,
+) -> Result<()> {
     if let Some(d) = fin.parent() {
         log::create_dirs(d, durable)?;
+        if !dirs.iter().any(|x| x == d) {
+            dirs.push(d.to_path_buf());
+        }
     }
     match fs::hard_link(staged, fin) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e).ctx("link", fin),
     }
+}
+
+/// With `durable`, fsyncs each folder in `dirs`, so that the links made in
+/// them survive a power loss.
+fn sync_dirs(dirs: &[PathBuf], durable: bool) -> Result<()> {
+    if durable {
+        for d in dirs {
+            log::sync_dir(d)?;
+        }
+    }
+    Ok(())
 }
 
 /// The id of a writer that holds the lake open, if any.
