@@ -200,11 +200,15 @@ fn group_of_three(lake: &Path, brokers: &str, producer: Option<&str>) {
     // The end of the stream, as a backfill sees it: one instance closes every
     // window. Then the same topics, read by one instance of another group.
     let to_end = |lake: &Path, group: &str| {
-        let out =
-            run_command(&brokers, lake).args(["--exit-at-end", "--group", group]).output().unwrap();
+        let out = run_command(&brokers, lake)
+            .args(["--exit-at-end", "--group", group])
+            .env("FIVEFOLD_LOG", "info")
+            .output()
+            .unwrap();
         assert_success(&out, &["run", group]);
+        String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    to_end(&lake, "fivefold");
+    let group_log = to_end(&lake, "fivefold");
     reconcile(&lake, good, bad);
     let single = tempfile::tempdir().unwrap();
     let single = single.path().join("single");
@@ -212,6 +216,19 @@ fn group_of_three(lake: &Path, brokers: &str, producer: Option<&str>) {
     reconcile(&single, good, bad);
     let scores = scores_text(&single);
     assert!(scores.lines().count() > 300, "scores were produced");
+    if scores_text(&lake) != scores {
+        // What each lake holds, for the failure's reader.
+        for (name, l) in [("group", &lake), ("single", &single)] {
+            let q = "SELECT 'late', \"table\", min(reason), count(*) FROM late_events GROUP BY 2 \
+                     UNION ALL SELECT 'scored', CAST(count(DISTINCT uscc) AS VARCHAR), \
+                       CAST(min(window_end) AS VARCHAR) || ' .. ' || CAST(max(window_end) AS VARCHAR), \
+                       count(*) FROM risk_scores \
+                     UNION ALL SELECT 'registered', CAST(count(DISTINCT uscc) AS VARCHAR), '', count(*) \
+                       FROM enterprise";
+            eprintln!("{name}: {:?}", sql(l, q));
+        }
+        eprintln!("the group's last run:\n{group_log}");
+    }
     same_scores(&scores_text(&lake), &scores, "the group's scores differ from one instance's");
     let parts = sql_count(&lake, "SELECT count(DISTINCT _partition) FROM monitoring_reading");
     assert_eq!(parts, 6, "all six partitions were consumed");
