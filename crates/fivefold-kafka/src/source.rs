@@ -299,6 +299,22 @@ impl KafkaSource {
         }
     }
 
+    /// Where the client stands in each assigned partition it has read from:
+    /// the offset after the last record it handed over, or after the last
+    /// transaction marker it stepped over (markers are never handed over,
+    /// but the position moves past them).
+    pub fn positions(&self) -> Result<Vec<(PartitionKey, i64)>> {
+        let tpl = self.consumer.position()?;
+        Ok(tpl
+            .elements()
+            .iter()
+            .filter_map(|e| match (self.names.topic(e.topic()), e.offset()) {
+                (Some(topic), Offset::Offset(o)) => Some(((topic, e.partition()), o)),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// The high watermark (next offset to be written) of every partition.
     pub fn end_offsets(&self, timeout: Duration) -> Result<Vec<(PartitionKey, i64)>> {
         let mut out = Vec::new();

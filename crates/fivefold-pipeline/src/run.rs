@@ -514,6 +514,40 @@ impl Core {
         }
     }
 
+    /// Moves an owned partition that the client has read up to its end
+    /// offset but whose last offsets hold no record to that end: a
+    /// transactional producer ends each transaction with a commit marker,
+    /// which the client steps over without handing it over, so the last
+    /// record's offset + 1 stays short of the end. `positions` are the
+    /// client's. Every record the client handed over since its last seek
+    /// went through [`Core::push`], so a position past `next` means markers,
+    /// unless the partition's records are being dropped until a seek back.
+    /// Returns whether any partition moved.
+    fn step_over_markers(
+        &mut self,
+        ends: &[(PartitionKey, i64)],
+        positions: &[(PartitionKey, i64)],
+    ) -> bool {
+        let mut moved = false;
+        for &(k, pos) in positions {
+            let Some(end) = ends.iter().find(|(e, _)| *e == k).map(|(_, end)| *end) else {
+                continue;
+            };
+            if self.paused() || self.reseek.iter().any(|(r, _)| *r == k) {
+                continue;
+            }
+            if let Some(next) = self.owned.get_mut(&k)
+                && pos >= end
+                && next.is_none_or(|n| n < pos)
+            {
+                tracing::debug!(?k, from = ?next, to = pos, "Stepped over transaction markers.");
+                *next = Some(pos);
+                moved = true;
+            }
+        }
+        moved
+    }
+
     fn offsets(&self) -> Vec<(PartitionKey, i64)> {
         self.owned.iter().filter_map(|(k, n)| n.map(|n| (*k, n))).collect()
     }
@@ -728,6 +762,11 @@ pub fn run(
             && last_end_check.elapsed() > Duration::from_millis(500)
         {
             last_end_check = Instant::now();
+            // The client's positions cost no request to the broker.
+            let positions = source.positions().unwrap_or_default();
+            if c.step_over_markers(ends, &positions) && c.commit()?.is_some() {
+                source.commit_group_offsets(&c.offsets());
+            }
             c.lake.refresh()?;
             let caught_up = ends.iter().all(|(k, end)| {
                 *end <= 0
@@ -841,6 +880,43 @@ mod tests {
                 open().state().sources.get(&source_key(&TopicNames::new(""), key)).map(|p| p.next);
             assert_eq!(next, (!aborted).then_some(42), "aborted: {aborted}");
         }
+    }
+
+    /// A transactional producer's commit marker after a partition's last
+    /// record: the client's position passes it, and so does the offset the
+    /// lake commits, or `--exit-at-end` would wait for that offset forever.
+    #[test]
+    fn a_position_past_the_last_record_is_the_end_unless_a_seek_back_is_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || {
+            Lake::open(dir.path(), WriterOptions { durable: false, ..Default::default() }).unwrap()
+        };
+        let opts = test_options();
+        let handler = Handler(Arc::new(Mutex::new(
+            Core::new(open(), TopicNames::new(""), &opts, None).unwrap(),
+        )));
+        let (marker, rewound, short) = ((Topic::Hazard, 0), (Topic::Hazard, 1), (Topic::Hazard, 2));
+        handler.assigned(&[marker, rewound, short], Some(1));
+        let mut c = lock(&handler.0);
+        // Records 0 to 41 read from each, a marker at 42; the third has
+        // records up to 42 still to come.
+        c.owned.insert(marker, Some(42));
+        c.owned.insert(rewound, Some(42));
+        c.owned.insert(short, Some(40));
+        c.pending = 122;
+        // Its records are dropped until the client seeks back to 42.
+        c.reseek.push((rewound, Some(42)));
+        let ends = [(marker, 43), (rewound, 43), (short, 43)];
+        let positions = [(marker, 43), (rewound, 43), (short, 41)];
+        assert!(c.step_over_markers(&ends, &positions));
+        assert!(!c.step_over_markers(&ends, &positions), "a second look moves nothing");
+        c.reseek.clear();
+        c.commit().unwrap();
+        let next =
+            |k| open().state().sources.get(&source_key(&TopicNames::new(""), k)).map(|p| p.next);
+        assert_eq!(next(marker), Some(43), "stepped over the marker");
+        assert_eq!(next(rewound), Some(42), "a partition due for a seek back stays");
+        assert_eq!(next(short), Some(40), "short of the end: records may follow");
     }
 
     /// A rebalance callback that failed in the run's last poll makes the run
