@@ -16,7 +16,7 @@
 //! stops consuming for a pause that doubles up to 30 s, then consumes again
 //! from the lake's offsets. It resumes by itself when the disk has room.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -121,6 +121,9 @@ struct Core {
     unclaimed: Vec<String>,
     /// The consumer group generation of the latest assignment.
     generation: Option<i32>,
+    /// Shards whose every window this instance closed at the end of the
+    /// topics (`--exit-at-end`) and whose next commit says so.
+    closing: BTreeSet<i32>,
 }
 
 /// The pause after a refused commit.
@@ -178,6 +181,7 @@ impl Core {
             degraded: None,
             unclaimed: Vec::new(),
             generation: None,
+            closing: BTreeSet::new(),
         })
     }
 
@@ -419,11 +423,9 @@ impl Core {
         changed |= positions
             .iter()
             .any(|(key, n)| self.lake.state().sources.get(key).map(|p| p.next) != Some(*n));
+        changed |= !self.closing.is_empty();
         if !changed {
             return Ok(None);
-        }
-        for (key, n) in positions {
-            self.lake.set_position(key, SourcePosition { next: n, byte_offset: None });
         }
         if let Some(sc) = self.scorer.as_ref() {
             for shard in sc.shards() {
@@ -432,6 +434,19 @@ impl Core {
                 }
             }
         }
+        for shard in &self.closing {
+            let at: BTreeMap<String, i64> = self
+                .owned
+                .iter()
+                .filter(|(k, _)| k.1 == *shard)
+                .filter_map(|(k, next)| next.map(|n| (source_key(&self.names, *k), n)))
+                .collect();
+            let marker = serde_json::to_vec(&at).unwrap_or_default();
+            self.lake.put_state(&closed_key(*shard), &marker)?;
+        }
+        for (key, n) in positions {
+            self.lake.set_position(key, SourcePosition { next: n, byte_offset: None });
+        }
         match self.lake.commit() {
             Ok(info) => {
                 self.emit_metrics();
@@ -439,6 +454,7 @@ impl Core {
                     self.summary.commits += 1;
                 }
                 self.pending = 0;
+                self.closing.clear();
                 Ok(info)
             }
             Err(fivefold_lake::Error::Fenced { sources }) => {
@@ -455,6 +471,7 @@ impl Core {
     fn rewind(&mut self) -> Result<()> {
         self.lake.refresh()?;
         self.decoders.clear();
+        self.closing.clear();
         if let Some(sc) = self.scorer.as_mut() {
             sc.discard_output();
         }
@@ -503,6 +520,28 @@ impl Core {
             sc.register_source(shard, &source_key(&self.names, (t, shard)));
         }
         Ok(())
+    }
+
+    /// Marks the sources of owned shards finished, so that the next commit
+    /// closes their every window and records that it did (the end of a
+    /// backfill, shard by shard as this instance comes to own them).
+    fn close_shards(&mut self, shards: &[i32]) {
+        self.closing.extend(shards);
+        let Some(sc) = self.scorer.as_mut() else { return };
+        for (t, p) in self.owned.keys().filter(|k| shards.contains(&k.1)) {
+            sc.finish_source(*p, &source_key(&self.names, (*t, *p)));
+        }
+    }
+
+    /// Whether a commit closed every window of `shard` with its partitions
+    /// read up to `ends` (by this instance or another member of the group).
+    fn shard_closed(&self, shard: i32, ends: &[(PartitionKey, i64)]) -> Result<bool> {
+        let Some(bytes) = self.lake.read_state(&closed_key(shard))? else { return Ok(false) };
+        let at: BTreeMap<String, i64> = serde_json::from_slice(&bytes).unwrap_or_default();
+        Ok(ends
+            .iter()
+            .filter(|(k, end)| k.1 == shard && *end > 0)
+            .all(|(k, end)| at.get(&source_key(&self.names, *k)).is_some_and(|n| n >= end)))
     }
 
     /// Marks every source of every owned shard finished, so that the next
@@ -607,7 +646,7 @@ impl Rebalance for Handler {
             }
         };
         // Partition p of every topic is shard p: restore each shard once.
-        let shards: std::collections::BTreeSet<i32> = parts.iter().map(|k| k.1).collect();
+        let shards: BTreeSet<i32> = parts.iter().map(|k| k.1).collect();
         for shard in shards {
             if let Err(error) = core.restore_shard(shard) {
                 tracing::error!(%error, shard, "Restoring the scoring state failed.");
@@ -661,6 +700,12 @@ impl Rebalance for Handler {
     }
 }
 
+/// State key: the positions of a shard's partitions at the commit that
+/// closed its every window at the end of the topics (`--exit-at-end`).
+fn closed_key(shard: i32) -> String {
+    format!("run/closed/{shard}")
+}
+
 /// Runs the pipeline until `stop` is set (or, with `exit_at_end`, until the
 /// lake holds everything that was on the topics at startup, and then every
 /// window closes as at the end of a replay), then commits.
@@ -692,6 +737,7 @@ pub fn run(
     let mut since_check = 0u32;
     let mut consumed = 0u64;
     let mut at_end = false;
+    let mut told_waiting = false;
     // When records were seen (dead letters' `seen_at`): read once per round
     // of up to 512 records, not per record.
     let mut seen_at = now_ms();
@@ -776,12 +822,47 @@ pub fn run(
                         .get(&source_key(&c.names, *k))
                         .is_some_and(|p| p.next as i64 >= *end)
             });
-            // The windows to close at the end are those of the shards this
-            // instance owns: it waits for its assignment even when other
-            // members (or an earlier run) already brought the lake to the end.
+            // Every shard with records is closed once, by the member that
+            // owns it when the lake holds everything: this instance closes
+            // its own, then waits until the others are closed too (a member
+            // that died holding some hands them over when its session times
+            // out). It waits for an assignment even when other members (or
+            // an earlier run) already brought the lake to the end.
             if caught_up && c.pending == 0 && !c.owned.is_empty() {
-                at_end = true;
-                break;
+                let owned: BTreeSet<i32> = c.owned.keys().map(|k| k.1).collect();
+                let mut mine = Vec::new();
+                for shard in owned {
+                    if !c.shard_closed(shard, ends)? {
+                        mine.push(shard);
+                    }
+                }
+                if !mine.is_empty() {
+                    c.close_shards(&mine);
+                    if c.commit()?.is_some() {
+                        source.commit_group_offsets(&c.offsets());
+                    }
+                    continue;
+                }
+                let with_records: BTreeSet<i32> =
+                    ends.iter().filter(|(_, end)| *end > 0).map(|(k, _)| k.1).collect();
+                let mut open = Vec::new();
+                for shard in with_records {
+                    if !c.shard_closed(shard, ends)? {
+                        open.push(shard);
+                    }
+                }
+                if open.is_empty() {
+                    at_end = true;
+                    break;
+                }
+                if !told_waiting {
+                    tracing::info!(
+                        shards = ?open,
+                        "This instance's shards are closed; waiting for the members that own \
+                         these to close theirs."
+                    );
+                    told_waiting = true;
+                }
             }
         }
     }

@@ -276,3 +276,48 @@ fn dead_letters_also_go_to_a_kafka_topic_with_their_reason_in_headers() {
     }
     assert_eq!((n, with_reason), (bad, bad));
 }
+
+/// A backfill member (`exit_at_end`) that joins while another member holds
+/// some of the shards closes its own, then waits: it ends only once every
+/// shard's windows are closed, here after the other member leaves and it
+/// takes that member's shards over. Ending earlier would leave the other
+/// shards' last windows unscored for good (as when the other member dies).
+#[test]
+fn a_backfill_ends_only_once_every_shard_is_closed() {
+    let (_cluster, cfg) = cluster(4);
+    let (good, bad) = produce(&cfg, 20, 1.0, 5);
+    // The reference model, whose 30 s idle timeout closes no window while
+    // these instances run: every window closes at the end, by whoever ends.
+    let opts = |exit_at_end| RunOptions {
+        model: Some(
+            fivefold_score::RiskModel::from_toml(fivefold_score::config::DEFAULT_MODEL_TOML, "t")
+                .unwrap(),
+        ),
+        ..opts(exit_at_end)
+    };
+    let alone = tempfile::tempdir().unwrap();
+    let mut cfg_alone = cfg.clone();
+    cfg_alone.group = "alone".into();
+    let stop = AtomicBool::new(false);
+    fivefold_pipeline::run(&cfg_alone, lake(alone.path()), &opts(true), &stop, &AtomicU64::new(0))
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (stop_y, seen_y, y) = spawn_instance(&cfg, dir.path(), opts(false));
+    wait_for("y to read everything", || seen_y.load(Ordering::Relaxed) >= good + bad);
+    let (_, _, x) = spawn_instance(&cfg, dir.path(), opts(true));
+    let closed =
+        || lake(dir.path()).state().state.keys().filter(|k| k.starts_with("run/closed/")).count();
+    wait_for("x to close the shards it got", || closed() > 0 || x.is_finished());
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!x.is_finished(), "x ended while y held open shards");
+    assert_eq!(closed(), 2, "x closed its two shards of four");
+    stop_y.store(true, Ordering::Relaxed);
+    y.join().unwrap();
+    wait_for("x to take y's shards over and end", || x.is_finished());
+    x.join().unwrap();
+    assert_eq!(closed(), 4);
+    let (r, want) = (rows(dir.path()), rows(alone.path()));
+    assert_eq!((good_rows(&r), r["dead_letters"]), (good, bad));
+    assert_eq!(r["risk_scores"], want["risk_scores"], "every shard's windows closed");
+}
