@@ -535,13 +535,15 @@ impl Core {
 
     /// Whether a commit closed every window of `shard` with its partitions
     /// read up to `ends` (by this instance or another member of the group).
+    /// A shard whose partitions are all empty has nothing to close.
     fn shard_closed(&self, shard: i32, ends: &[(PartitionKey, i64)]) -> Result<bool> {
+        let mut ends = ends.iter().filter(|(k, end)| k.1 == shard && *end > 0).peekable();
+        if ends.peek().is_none() {
+            return Ok(true);
+        }
         let Some(bytes) = self.lake.read_state(&closed_key(shard))? else { return Ok(false) };
         let at: BTreeMap<String, i64> = serde_json::from_slice(&bytes).unwrap_or_default();
-        Ok(ends
-            .iter()
-            .filter(|(k, end)| k.1 == shard && *end > 0)
-            .all(|(k, end)| at.get(&source_key(&self.names, *k)).is_some_and(|n| n >= end)))
+        Ok(ends.all(|(k, end)| at.get(&source_key(&self.names, *k)).is_some_and(|n| n >= end)))
     }
 
     /// Marks every source of every owned shard finished, so that the next
@@ -826,9 +828,9 @@ pub fn run(
             // owns it when the lake holds everything: this instance closes
             // its own, then waits until the others are closed too (a member
             // that died holding some hands them over when its session times
-            // out). It waits for an assignment even when other members (or
-            // an earlier run) already brought the lake to the end.
-            if caught_up && c.pending == 0 && !c.owned.is_empty() {
+            // out). An instance with no assignment yet waits for one unless
+            // every shard is closed already.
+            if caught_up && c.pending == 0 {
                 let owned: BTreeSet<i32> = c.owned.keys().map(|k| k.1).collect();
                 let mut mine = Vec::new();
                 for shard in owned {
@@ -858,8 +860,8 @@ pub fn run(
                 if !told_waiting {
                     tracing::info!(
                         shards = ?open,
-                        "This instance's shards are closed; waiting for the members that own \
-                         these to close theirs."
+                        "The lake holds everything; waiting for the members that own these \
+                         shards to close their windows."
                     );
                     told_waiting = true;
                 }
