@@ -928,6 +928,11 @@ mod tests {
         }
     }
 
+    /// A lake in `dir` that skips fsync.
+    fn throwaway_lake(dir: &std::path::Path) -> Lake {
+        Lake::open(dir, WriterOptions { durable: false, ..Default::default() }).unwrap()
+    }
+
     #[test]
     fn source_keys_name_the_topic_with_its_prefix() {
         let key = (Topic::Hazard, 3);
@@ -941,10 +946,7 @@ mod tests {
     fn a_revocation_commits_what_is_held_unless_the_run_aborted() {
         for aborted in [false, true] {
             let dir = tempfile::tempdir().unwrap();
-            let open = || {
-                Lake::open(dir.path(), WriterOptions { durable: false, ..Default::default() })
-                    .unwrap()
-            };
+            let open = || throwaway_lake(dir.path());
             let opts = test_options();
             let handler = Handler(Arc::new(Mutex::new(
                 Core::new(open(), TopicNames::new(""), &opts, None).unwrap(),
@@ -971,9 +973,7 @@ mod tests {
     #[test]
     fn a_position_past_the_last_record_is_the_end_unless_a_seek_back_is_due() {
         let dir = tempfile::tempdir().unwrap();
-        let open = || {
-            Lake::open(dir.path(), WriterOptions { durable: false, ..Default::default() }).unwrap()
-        };
+        let open = || throwaway_lake(dir.path());
         let opts = test_options();
         let handler = Handler(Arc::new(Mutex::new(
             Core::new(open(), TopicNames::new(""), &opts, None).unwrap(),
@@ -1007,9 +1007,7 @@ mod tests {
     #[test]
     fn a_callback_failure_in_the_last_poll_fails_the_run() {
         let dir = tempfile::tempdir().unwrap();
-        let open = || {
-            Lake::open(dir.path(), WriterOptions { durable: false, ..Default::default() }).unwrap()
-        };
+        let open = || throwaway_lake(dir.path());
         let opts = test_options();
         let mut c = Core::new(open(), TopicNames::new(""), &opts, None).unwrap();
         let key = (Topic::Hazard, 0);
