@@ -535,12 +535,8 @@ impl Core {
 
     /// Whether a commit closed every window of `shard` with its partitions
     /// read up to `ends` (by this instance or another member of the group).
-    /// A shard whose partitions are all empty has nothing to close.
     fn shard_closed(&self, shard: i32, ends: &[(PartitionKey, i64)]) -> Result<bool> {
-        let mut ends = ends.iter().filter(|(k, end)| k.1 == shard && *end > 0).peekable();
-        if ends.peek().is_none() {
-            return Ok(true);
-        }
+        let mut ends = ends.iter().filter(|(k, end)| k.1 == shard && *end > 0);
         let Some(bytes) = self.lake.read_state(&closed_key(shard))? else { return Ok(false) };
         let at: BTreeMap<String, i64> = serde_json::from_slice(&bytes).unwrap_or_default();
         Ok(ends.all(|(k, end)| at.get(&source_key(&self.names, *k)).is_some_and(|n| n >= end)))
@@ -831,20 +827,6 @@ pub fn run(
             // out). An instance with no assignment yet waits for one unless
             // every shard is closed already.
             if caught_up && c.pending == 0 {
-                let owned: BTreeSet<i32> = c.owned.keys().map(|k| k.1).collect();
-                let mut mine = Vec::new();
-                for shard in owned {
-                    if !c.shard_closed(shard, ends)? {
-                        mine.push(shard);
-                    }
-                }
-                if !mine.is_empty() {
-                    c.close_shards(&mine);
-                    if c.commit()?.is_some() {
-                        source.commit_group_offsets(&c.offsets());
-                    }
-                    continue;
-                }
                 let with_records: BTreeSet<i32> =
                     ends.iter().filter(|(_, end)| *end > 0).map(|(k, _)| k.1).collect();
                 let mut open = Vec::new();
@@ -852,6 +834,15 @@ pub fn run(
                     if !c.shard_closed(shard, ends)? {
                         open.push(shard);
                     }
+                }
+                let mine: Vec<i32> =
+                    open.iter().copied().filter(|s| c.owned.keys().any(|k| k.1 == *s)).collect();
+                if !mine.is_empty() {
+                    c.close_shards(&mine);
+                    if c.commit()?.is_some() {
+                        source.commit_group_offsets(&c.offsets());
+                    }
+                    continue;
                 }
                 if open.is_empty() {
                     at_end = true;
