@@ -216,7 +216,8 @@ fn group_of_three(lake: &Path, brokers: &str, producer: Option<&str>) {
     reconcile(&single, good, bad);
     let scores = scores_text(&single);
     assert!(scores.lines().count() > 300, "scores were produced");
-    if scores_text(&lake) != scores {
+    let got = scores_text(&lake);
+    if got != scores {
         // What each lake holds, for the failure's reader.
         for (name, l) in [("group", &lake), ("single", &single)] {
             let q = "SELECT 'late', \"table\", min(reason), count(*) FROM late_events GROUP BY 2 \
@@ -229,7 +230,7 @@ fn group_of_three(lake: &Path, brokers: &str, producer: Option<&str>) {
         }
         eprintln!("the group's last run:\n{group_log}");
     }
-    same_scores(&scores_text(&lake), &scores, "the group's scores differ from one instance's");
+    same_scores(&got, &scores, "the group's scores differ from one instance's");
     let parts = sql_count(&lake, "SELECT count(DISTINCT _partition) FROM monitoring_reading");
     assert_eq!(parts, 6, "all six partitions were consumed");
 }
