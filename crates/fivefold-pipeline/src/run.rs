@@ -320,7 +320,7 @@ impl Core {
         }
         if at_end {
             // Like a replay at the end of its files: every window closes.
-            self.finish_sources();
+            self.finish_sources(|_| true);
         }
         self.commit()
     }
@@ -527,10 +527,7 @@ impl Core {
     /// backfill, shard by shard as this instance comes to own them).
     fn close_shards(&mut self, shards: &[i32]) {
         self.closing.extend(shards);
-        let Some(sc) = self.scorer.as_mut() else { return };
-        for (t, p) in self.owned.keys().filter(|k| shards.contains(&k.1)) {
-            sc.finish_source(*p, &source_key(&self.names, (*t, *p)));
-        }
+        self.finish_sources(|shard| shards.contains(&shard));
     }
 
     /// Whether a commit closed every window of `shard` with its partitions
@@ -542,11 +539,11 @@ impl Core {
         Ok(ends.all(|(k, end)| at.get(&source_key(&self.names, *k)).is_some_and(|n| n >= end)))
     }
 
-    /// Marks every source of every owned shard finished, so that the next
-    /// commit closes every window (the end of a backfill).
-    fn finish_sources(&mut self) {
+    /// Marks the sources of the owned shards that `which` picks finished,
+    /// so that the next commit closes their every window.
+    fn finish_sources(&mut self, which: impl Fn(i32) -> bool) {
         let Some(sc) = self.scorer.as_mut() else { return };
-        for (t, p) in self.owned.keys() {
+        for (t, p) in self.owned.keys().filter(|k| which(k.1)) {
             sc.finish_source(*p, &source_key(&self.names, (*t, *p)));
         }
     }
