@@ -134,6 +134,11 @@ impl PointState {
         let Some(reg) = self.registry else { return };
         let factor = self.factor(m);
         let mon = &m.monitoring;
+        // A silence longer than the threshold was offline, whether or not a
+        // window end fell inside it while it lasted: this reading may come
+        // before the window ends after the silence close (within one batch,
+        // or while the watermark waits on another partition).
+        self.silence(mon, &reg, point_id, t, factor, ent);
         self.last_t = Some(self.last_t.map_or(t, |l| l.max(t)));
         if quality == "comm_fail" {
             if self.offline_since.is_none() {
@@ -302,20 +307,33 @@ impl PointState {
         if let Some(ep) = &mut self.active {
             award_standing(m, point_id, ep, now, factor, ent);
         }
-        if let (Some(last), None) = (self.last_t, self.offline_since) {
-            let threshold = offline_threshold(mon, &reg);
-            if now - last > threshold {
-                let start = last + threshold;
-                self.offline_since = Some(start);
-                ent.spans.push(Span {
-                    point_id: point_id.to_owned(),
-                    kind: SpanKind::Offline,
-                    start,
-                    end: None,
-                    factor,
-                });
-                ent.time_varying = true;
-            }
+        self.silence(mon, &reg, point_id, now, factor, ent);
+    }
+
+    /// Offline by silence: nothing heard for longer than the threshold by
+    /// `now`. The episode starts when the threshold passed.
+    fn silence(
+        &mut self,
+        mon: &Monitoring,
+        reg: &Registry,
+        point_id: &str,
+        now: i64,
+        factor: f64,
+        ent: &mut Enterprise,
+    ) {
+        let (Some(last), None) = (self.last_t, self.offline_since) else { return };
+        let threshold = offline_threshold(mon, reg);
+        if now - last > threshold {
+            let start = last + threshold;
+            self.offline_since = Some(start);
+            ent.spans.push(Span {
+                point_id: point_id.to_owned(),
+                kind: SpanKind::Offline,
+                start,
+                end: None,
+                factor,
+            });
+            ent.time_varying = true;
         }
     }
 

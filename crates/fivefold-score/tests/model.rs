@@ -392,6 +392,38 @@ fn an_alarm_that_stood_and_ended_between_window_ends_earns_mon_standing() {
     assert_eq!(kinds, ["H", "STANDING"]);
 }
 
+/// A point reporting every 10 s falls silent for 330 s, longer than
+/// MON-OFFLINE's 300 s, between two window ends, and its readings before and
+/// after the silence come in one batch: it was offline from 300 s after its
+/// last reading until the next, although no window closed while it was silent.
+#[test]
+fn a_silence_between_window_ends_is_offline() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::TimestampMillisecondType;
+    let mut sc = Scorer::new(model()).unwrap();
+    for (t, b) in batch(Topic::Enterprise, &[enterprise_line(CLEAN, T0)]) {
+        sc.process(0, "e", t, &b).unwrap();
+    }
+    let mut lines = vec![point_line(CLEAN, "P1", 10)];
+    lines.extend((0..=6).map(|i| reading_line(CLEAN, "P1", T0 + i * 10_000, 4.0)));
+    lines.extend((39..60).map(|i| reading_line(CLEAN, "P1", T0 + i * 10_000, 4.0)));
+    for (t, b) in batch(Topic::Monitoring, &lines) {
+        sc.process(0, "m", t, &b).unwrap();
+    }
+    sc.flush(0);
+    let out = sc.take_output(0).unwrap();
+    let mut alarms = Vec::new();
+    for (_, b) in out.iter().filter(|(t, _)| *t == Table::Alarms) {
+        let kind = b.column_by_name("kind").unwrap().as_string::<i32>();
+        let ts = |c| b.column_by_name(c).unwrap().as_primitive::<TimestampMillisecondType>();
+        let (start, end) = (ts("start_time"), ts("end_time"));
+        for i in 0..b.num_rows() {
+            alarms.push((kind.value(i).to_owned(), start.value(i) - T0, end.value(i) - T0));
+        }
+    }
+    assert_eq!(alarms, [("OFFLINE".to_owned(), 360_000, 390_000)]);
+}
+
 /// Rescue points of the last score row after `batches` of rescue records.
 fn rescue_points(batches: &[&[String]]) -> f64 {
     last_points(Topic::Rescue, "rescue_points", batches)
