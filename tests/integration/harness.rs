@@ -218,3 +218,17 @@ pub(crate) fn scores_text(lake: &Path) -> String {
     .collect::<Vec<_>>()
     .join("\n")
 }
+
+/// Every alarm row (uscc, point, kind, start, end, peak) as text, in a fixed
+/// order; an episode still open at the end has an empty end.
+pub(crate) fn alarms_text(lake: &Path) -> String {
+    sql(
+        lake,
+        "SELECT uscc, point_id, kind, CAST(start_time AS BIGINT) AS s, \
+           CAST(end_time AS BIGINT) AS e, peak_value FROM alarms ORDER BY 1, 2, 3, 4, 5",
+    )
+    .into_iter()
+    .map(|r| r.join(","))
+    .collect::<Vec<_>>()
+    .join("\n")
+}

@@ -25,6 +25,35 @@ fn two_instances_in_one_group_and_one_stops_mid_stream() {
     assert_eq!(writers, 4, "all four partitions were consumed");
 }
 
+/// A backfill (`run --exit-at-end`) ends as a replay of the same records
+/// ends: the last, unfinished window is scored and the alarm episodes still
+/// open are reported, so the two lakes hold the same scores and alarms.
+#[test]
+fn a_backfill_ends_with_the_scores_and_alarms_of_a_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let (enterprises, hours, seed) = (200, 3.0, 41);
+    let input = dir.path().join("input");
+    let replayed = dir.path().join("replayed");
+    let (in_files, _) = generate(&input, enterprises, hours, seed, 0.01);
+    replay(&input, &replayed, 8192);
+    let broker = Broker::start(Storage::Memory, dir.path());
+    let lake = dir.path().join("lake");
+    let (good, bad) = produce(&broker, enterprises, hours, seed, 3);
+    // The same city (less the malformed records too large for the broker).
+    assert_eq!(good, in_files, "the broker holds the good records of the files");
+    let out = run_command(&broker.addr(), &lake).arg("--exit-at-end").output().unwrap();
+    assert_success(&out, &["run", "--exit-at-end"]);
+    reconcile(&lake, good, bad);
+
+    let open = "SELECT count(*) FROM alarms WHERE end_time IS NULL";
+    assert!(sql_count(&replayed, open) > 0, "the replay ends with open alarm episodes");
+    let last = "SELECT count(*) FROM risk_scores WHERE window_end > \
+                (SELECT max(event_time) FROM monitoring_reading)";
+    assert!(sql_count(&replayed, last) > 0, "the replay scores the unfinished last window");
+    assert_eq!(alarms_text(&lake), alarms_text(&replayed));
+    assert_eq!(scores_text(&lake), scores_text(&replayed));
+}
+
 #[test]
 fn startup_fails_fast_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();

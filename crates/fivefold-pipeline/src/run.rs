@@ -319,8 +319,19 @@ impl Core {
             return Err(e);
         }
         if at_end {
-            // Like a replay at the end of its files: every window closes.
-            self.finish_sources(|_| true);
+            // Every owned shard is closed already, by this instance or the
+            // member before it. One that took records since (consumed past
+            // the end while waiting for the others) closes again, as a
+            // replay that read more closes again at the end of its files.
+            let at = self.offsets();
+            let shards: BTreeSet<i32> = at.iter().map(|(k, _)| k.1).collect();
+            let mut reopened = Vec::new();
+            for shard in shards {
+                if !self.shard_closed(shard, &at)? {
+                    reopened.push(shard);
+                }
+            }
+            self.close_shards(&reopened);
         }
         self.commit()
     }
@@ -522,12 +533,18 @@ impl Core {
         Ok(())
     }
 
-    /// Marks the sources of owned shards finished, so that the next commit
-    /// closes their every window and records that it did (the end of a
-    /// backfill, shard by shard as this instance comes to own them).
+    /// Closes owned shards as a replay closes its shard at the end of its
+    /// files: every window closes, the last one too, and the alarm episodes
+    /// still open are reported. The next commit writes that and records the
+    /// positions they closed at (the end of a backfill, shard by shard as
+    /// this instance comes to own them).
     fn close_shards(&mut self, shards: &[i32]) {
         self.closing.extend(shards);
-        self.finish_sources(|shard| shards.contains(&shard));
+        if let Some(sc) = self.scorer.as_mut() {
+            for &shard in shards {
+                sc.flush(shard);
+            }
+        }
     }
 
     /// Whether a commit closed every window of `shard` with its partitions
@@ -537,15 +554,6 @@ impl Core {
         let Some(bytes) = self.lake.read_state(&closed_key(shard))? else { return Ok(false) };
         let at: BTreeMap<String, i64> = serde_json::from_slice(&bytes).unwrap_or_default();
         Ok(ends.all(|(k, end)| at.get(&source_key(&self.names, *k)).is_some_and(|n| n >= end)))
-    }
-
-    /// Marks the sources of the owned shards that `which` picks finished,
-    /// so that the next commit closes their every window.
-    fn finish_sources(&mut self, which: impl Fn(i32) -> bool) {
-        let Some(sc) = self.scorer.as_mut() else { return };
-        for (t, p) in self.owned.keys().filter(|k| which(k.1)) {
-            sc.finish_source(*p, &source_key(&self.names, (*t, *p)));
-        }
     }
 
     /// Moves an owned partition that the client has read up to its end
@@ -988,6 +996,40 @@ mod tests {
         assert_eq!(next(marker), Some(43), "stepped over the marker");
         assert_eq!(next(rewound), Some(42), "a partition due for a seek back stays");
         assert_eq!(next(short), Some(40), "short of the end: records may follow");
+    }
+
+    /// At the end of a backfill, a shard closed with nothing read since stays
+    /// as it is (closing it again would report its open alarm episodes
+    /// twice); one that took records after it closed closes again.
+    #[test]
+    fn the_end_of_a_backfill_closes_again_only_the_shards_that_read_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || throwaway_lake(dir.path());
+        let opts = test_options();
+        let handler = Handler(Arc::new(Mutex::new(
+            Core::new(open(), TopicNames::new(""), &opts, None).unwrap(),
+        )));
+        let (still, read_on) = ((Topic::Hazard, 0), (Topic::Hazard, 1));
+        handler.assigned(&[still, read_on], Some(1));
+        let mut c = lock(&handler.0);
+        c.owned.insert(still, Some(10));
+        c.owned.insert(read_on, Some(10));
+        c.pending = 20;
+        c.close_shards(&[0, 1]);
+        assert!(c.commit().unwrap().is_some());
+        let closed_at = |shard| {
+            let bytes = open().read_state(&closed_key(shard)).unwrap().unwrap();
+            serde_json::from_slice::<BTreeMap<String, i64>>(&bytes).unwrap()
+        };
+        let key = |k| source_key(&TopicNames::new(""), k);
+        assert_eq!(closed_at(0), BTreeMap::from([(key(still), 10)]));
+        assert!(c.finish(true).unwrap().is_none(), "both closed where they stand: no commit");
+        // Records 10 to 14 of the second shard, read while waiting.
+        c.owned.insert(read_on, Some(15));
+        c.pending = 5;
+        assert!(c.finish(true).unwrap().is_some());
+        assert_eq!(closed_at(1), BTreeMap::from([(key(read_on), 15)]));
+        assert_eq!(closed_at(0), BTreeMap::from([(key(still), 10)]));
     }
 
     /// A rebalance callback that failed in the run's last poll makes the run
